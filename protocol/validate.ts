@@ -1,0 +1,195 @@
+/**
+ * Runtime validators for the payloads of protocol v1. Each takes parsed JSON
+ * of unknown shape and returns {ok: true, value} or {ok: false, reason, detail}.
+ * They check shape, units and physical plausibility; time-dependent checks
+ * (a window from the future, older than retention) belong to the receiver.
+ */
+import {
+  type Obj, asArray, asObject, bool, defined, inRange, int, optNum, optStr, stat, str, strList,
+} from './fields.js';
+import type {
+  GpuInfo, GpuProcess, GpuReading, GpuWindow, HostInfo, HostStatus, MeterInfo, StreamHeader, ThrottleReason,
+} from './payloads.js';
+import { PROTOCOL_VERSION } from './payloads.js';
+import { type Result, Rejection, guard } from './result.js';
+
+/** Physical bounds. No single GPU board draws 5 kW; anything above is a broken reading. */
+export const LIMITS = Object.freeze({
+  maxGpuPowerW: 5000,
+  /** A reading above this multiple of the enforced limit is impossible (issue: "power above 10x the limit"). */
+  maxPowerOverLimit: 10,
+  maxGpusPerHost: 1024,
+  maxProcessesPerGpu: 1024,
+  maxWindowMs: 3_600_000,
+  minWindowMs: 10,
+  maxTempC: 200,
+  minTempC: -50,
+});
+
+const THROTTLE: ReadonlySet<string> = new Set(['power_cap', 'thermal', 'power_brake', 'sync_boost', 'sw_slowdown', 'other']);
+
+function version(o: Obj): 1 {
+  const v = int(o, 'v', '', 0, 1000);
+  if (v !== PROTOCOL_VERSION) throw new Rejection('unsupported_version', `v is ${v}; this receiver speaks ${PROTOCOL_VERSION}`);
+  return 1;
+}
+
+function header(o: Obj): StreamHeader {
+  const seq = int(o, 'seq', '', 0);
+  const first_seq = int(o, 'first_seq', '', 0);
+  if (first_seq > seq) throw new Rejection('impossible_value', `first_seq ${first_seq} is above seq ${seq}`);
+  return { v: version(o), boot_id: str(o, 'boot_id', '', 64), seq, first_seq };
+}
+
+function windowTiming(o: Obj): { ts: number; window_ms: number } {
+  const window_ms = int(o, 'window_ms', '', LIMITS.minWindowMs, LIMITS.maxWindowMs);
+  const ts = int(o, 'ts', '', 0);
+  if (ts % window_ms !== 0) throw new Rejection('impossible_value', `ts ${ts} is not aligned to window_ms ${window_ms}`);
+  return { ts, window_ms };
+}
+
+function processes(g: Obj, path: string): GpuProcess[] | undefined {
+  if (g.processes === undefined) return undefined;
+  return asArray(g.processes, `${path}.processes`, LIMITS.maxProcessesPerGpu).map((raw, i) => {
+    const at = `${path}.processes[${i}]`;
+    const p = asObject(raw, at);
+    const used = optNum(p, 'used_mib', at);
+    const util = optNum(p, 'util_pct', at);
+    return defined({
+      pid: int(p, 'pid', at, 0, 2 ** 32),
+      used_mib: used === undefined ? undefined : inRange(used, `${at}.used_mib`, 0, 16 * 1024 * 1024),
+      util_pct: util === undefined ? undefined : inRange(util, `${at}.util_pct`, 0, 100),
+      job: optStr(p, 'job', at),
+    });
+  });
+}
+
+function gpuReading(raw: unknown, path: string): GpuReading {
+  const g = asObject(raw, path);
+  const limit = optNum(g, 'power_limit_w', path);
+  if (limit !== undefined) inRange(limit, `${path}.power_limit_w`, 0, LIMITS.maxGpuPowerW);
+  // 10x the enforced limit, or the absolute bound when the limit is unknown.
+  const powerCap = limit ? Math.min(LIMITS.maxGpuPowerW, limit * LIMITS.maxPowerOverLimit) : LIMITS.maxGpuPowerW;
+  const energy = optNum(g, 'energy_mj', path);
+  const windowEnergy = optNum(g, 'window_energy_mj', path);
+  const throttle = strList(g, 'throttle', path, 8);
+  for (const reason of throttle ?? []) {
+    if (!THROTTLE.has(reason)) throw new Rejection('bad_type', `${path}.throttle has unknown reason "${reason}"`);
+  }
+  return defined({
+    id: str(g, 'id', path, 128),
+    power_w: stat(g, 'power_w', path, 0, powerCap),
+    energy_mj: energy === undefined ? undefined : inRange(energy, `${path}.energy_mj`, 0, Number.MAX_SAFE_INTEGER),
+    window_energy_mj: windowEnergy === undefined ? undefined : inRange(windowEnergy, `${path}.window_energy_mj`, 0, powerCap * LIMITS.maxWindowMs),
+    util_pct: stat(g, 'util_pct', path, 0, 100),
+    mem_used_mib: stat(g, 'mem_used_mib', path, 0, 16 * 1024 * 1024),
+    temp_c: stat(g, 'temp_c', path, LIMITS.minTempC, LIMITS.maxTempC),
+    sm_clock_mhz: stat(g, 'sm_clock_mhz', path, 0, 100_000),
+    power_limit_w: limit,
+    throttle: throttle as ThrottleReason[] | undefined,
+    processes: processes(g, path),
+  });
+}
+
+export function validateGpuWindow(input: unknown): Result<GpuWindow> {
+  return guard(() => {
+    const o = asObject(input, 'payload');
+    const head = header(o);
+    const timing = windowTiming(o);
+    const gpus = asArray(o.gpus, 'gpus', LIMITS.maxGpusPerHost).map((g, i) => gpuReading(g, `gpus[${i}]`));
+    const seen = new Set<string>();
+    for (const g of gpus) {
+      if (seen.has(g.id)) throw new Rejection('impossible_value', `GPU ${g.id} appears twice in one window`);
+      seen.add(g.id);
+    }
+    return defined({
+      ...head,
+      ...timing,
+      host_power_w: stat(o, 'host_power_w', '', 0, LIMITS.maxGpuPowerW * Math.max(1, gpus.length)),
+      gpus,
+    });
+  });
+}
+
+export function validateStatus(input: unknown): Result<HostStatus> {
+  return guard(() => {
+    const o = asObject(input, 'payload');
+    const state = str(o, 'state', '', 16);
+    if (state !== 'online' && state !== 'offline') {
+      throw new Rejection('bad_type', `state must be "online" or "offline", not "${state}"`);
+    }
+    return defined({
+      v: version(o),
+      state,
+      boot_id: str(o, 'boot_id', '', 64),
+      ts: int(o, 'ts', '', 0),
+      version: optStr(o, 'version', '', 64),
+      sources: strList(o, 'sources', ''),
+      capabilities: strList(o, 'capabilities', ''),
+    });
+  });
+}
+
+function supports(o: Obj, path: string): GpuInfo['supports'] {
+  const s = asObject(o.supports, `${path}.supports`);
+  return { energy_counter: bool(s, 'energy_counter', `${path}.supports`), instant_power: bool(s, 'instant_power', `${path}.supports`) };
+}
+
+function gpuInfo(raw: unknown, path: string): GpuInfo {
+  const g = asObject(raw, path);
+  const watts = (key: string) => {
+    const w = optNum(g, key, path);
+    return w === undefined ? undefined : inRange(w, `${path}.${key}`, 0, LIMITS.maxGpuPowerW);
+  };
+  let mig: GpuInfo['mig'];
+  if (g.mig !== undefined) {
+    const m = asObject(g.mig, `${path}.mig`);
+    mig = defined({ enabled: bool(m, 'enabled', `${path}.mig`), instances: strList(m, 'instances', `${path}.mig`, 64) });
+  }
+  const index = g.index === undefined ? undefined : int(g, 'index', path, 0, LIMITS.maxGpusPerHost);
+  const memory = optNum(g, 'memory_mib', path);
+  const loaded = g.driver_loaded_at === undefined ? undefined : int(g, 'driver_loaded_at', path, 0);
+  return defined({
+    id: str(g, 'id', path, 128),
+    index,
+    name: optStr(g, 'name', path),
+    memory_mib: memory === undefined ? undefined : inRange(memory, `${path}.memory_mib`, 0, 16 * 1024 * 1024),
+    power_limit_w: watts('power_limit_w'),
+    power_limit_min_w: watts('power_limit_min_w'),
+    power_limit_max_w: watts('power_limit_max_w'),
+    driver: optStr(g, 'driver', path, 64),
+    driver_loaded_at: loaded,
+    mig,
+    supports: supports(g, path),
+  });
+}
+
+function meterInfo(raw: unknown, path: string): MeterInfo {
+  const m = asObject(raw, path);
+  return defined({ id: str(m, 'id', path), kind: str(m, 'kind', path, 32), name: optStr(m, 'name', path), supports: supports(m, path) });
+}
+
+export function validateInfo(input: unknown): Result<HostInfo> {
+  return guard(() => {
+    const o = asObject(input, 'payload');
+    return {
+      v: version(o),
+      boot_id: str(o, 'boot_id', '', 64),
+      ts: int(o, 'ts', '', 0),
+      simulated: bool(o, 'simulated', ''),
+      gpus: asArray(o.gpus, 'gpus', LIMITS.maxGpusPerHost).map((g, i) => gpuInfo(g, `gpus[${i}]`)),
+      meters: asArray(o.meters ?? [], 'meters', 1024).map((m, i) => meterInfo(m, `meters[${i}]`)),
+    };
+  });
+}
+
+/** Parses a JSON payload; a syntax error is a reason, not an exception. */
+export function parseJson(payload: string | Uint8Array): Result<unknown> {
+  const text = typeof payload === 'string' ? payload : new TextDecoder().decode(payload);
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch (err) {
+    return { ok: false, reason: 'invalid_json', detail: `invalid JSON: ${(err as Error).message.slice(0, 120)}` };
+  }
+}
+
