@@ -29,16 +29,18 @@ export const LIMITS = Object.freeze({
 const THROTTLE: ReadonlySet<string> = new Set(['power_cap', 'thermal', 'power_brake', 'sync_boost', 'sw_slowdown', 'other']);
 
 function version(o: Obj): 1 {
-  const v = int(o, 'v', '', 0, 1000);
+  const v = int(o, 'v', '', 0, Number.MAX_SAFE_INTEGER);
   if (v !== PROTOCOL_VERSION) throw new Rejection('unsupported_version', `v is ${v}; this receiver speaks ${PROTOCOL_VERSION}`);
   return 1;
 }
 
 function header(o: Obj): StreamHeader {
+  // The version first: a v2 message must read as unsupported, not as malformed v1.
+  const v = version(o);
   const seq = int(o, 'seq', '', 0);
   const first_seq = int(o, 'first_seq', '', 0);
   if (first_seq > seq) throw new Rejection('impossible_value', `first_seq ${first_seq} is above seq ${seq}`);
-  return { v: version(o), boot_id: str(o, 'boot_id', '', 64), seq, first_seq };
+  return { v, boot_id: str(o, 'boot_id', '', 64), seq, first_seq };
 }
 
 function windowTiming(o: Obj): { ts: number; window_ms: number } {

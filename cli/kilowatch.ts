@@ -1,0 +1,99 @@
+/**
+ * The `kilowatch` command: `all`, `server` and `collector`. It is the only
+ * place that reads process.env, argv and the clock's source; everything below
+ * it receives a frozen config and injected dependencies.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { collectorConfig, collectorProblems } from '../collector/config.js';
+import { type RunningCollector, startCollector } from '../collector/main.js';
+import { serverConfig } from '../server/config.js';
+import { ListenError } from '../server/http/listen.js';
+import { type RunningServer, startServer } from '../server/main.js';
+import { helpText, layerConfig } from './config-layers.js';
+import type { Command } from './options.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const VERSION = (JSON.parse(readFileSync(join(here, '../../package.json'), 'utf8')) as { version: string }).version;
+
+const COMMANDS: Record<string, { uses: Command[]; summary: string }> = {
+  all: { uses: ['server', 'collector'], summary: 'server, embedded broker and a local collector (the simulated fleet when no GPU is present)' },
+  server: { uses: ['server'], summary: 'ingest, store, HTTP API, WebSocket and web UI (embedded broker unless --broker)' },
+  collector: { uses: ['collector'], summary: 'read GPUs (or simulate them) and publish windows to a broker' },
+};
+
+function usage(): string {
+  return ['usage: kilowatch <command> [options]', '', 'commands:',
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`),
+    '', 'kilowatch <command> --help lists its options. Settings come from kilowatch.yaml, then KILOWATCH_* variables, then flags.'].join('\n');
+}
+
+const log = (line: string) => console.log(line);
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === '--version' || name === '-v') return console.log(VERSION), 0;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') return console.log(usage()), name ? 0 : 2;
+  const command = COMMANDS[name];
+  if (!command) return console.error(`kilowatch: unknown command "${name}"\n\n${usage()}`), 2;
+
+  const layered = layerConfig({ commands: command.uses, argv: rest, env: process.env, defaultConfigFile: 'kilowatch.yaml' });
+  if (!layered.ok) {
+    console.error(`kilowatch: the configuration has ${layered.problems.length} problem(s); nothing was started:\n${layered.problems.map((p) => `  - ${p}`).join('\n')}`);
+    return 2;
+  }
+  if (layered.help) return console.log(`usage: kilowatch ${name} [options]\n${COMMANDS[name]?.summary}\n\noptions:\n${helpText(command.uses)}\n  --config <file>            settings file (default ./kilowatch.yaml if present); env KILOWATCH_CONFIG`), 0;
+
+  const collectorCfg = command.uses.includes('collector') ? collectorConfig(layered.values) : undefined;
+  const problems = collectorCfg ? collectorProblems(collectorCfg) : [];
+  if (name === 'collector' && collectorCfg?.brokerUrl === '') problems.push('collector needs a broker: --broker mqtt://host:port or KILOWATCH_BROKER');
+  if (problems.length > 0) {
+    console.error(`kilowatch: the configuration has ${problems.length} problem(s); nothing was started:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    return 2;
+  }
+
+  let server: RunningServer | undefined;
+  let collector: RunningCollector | undefined;
+  const deps = { now: Date.now, log, version: VERSION };
+  try {
+    if (command.uses.includes('server')) {
+      server = await startServer(serverConfig(layered.values), { ...deps, webDir: join(here, '../web') });
+      log(`kilowatch ${VERSION}: server ready at ${server.httpUrl} (MQTT ${server.brokerUrl})`);
+    }
+    if (collectorCfg) {
+      const cfg = server && collectorCfg.brokerUrl === '' ? { ...collectorCfg, brokerUrl: server.brokerUrl } : collectorCfg;
+      collector = await startCollector(Object.freeze(cfg), deps);
+    }
+    if (server) log(`kilowatch: open ${server.httpUrl}`);
+  } catch (err) {
+    await collector?.stop();
+    await server?.stop();
+    console.error(`kilowatch: ${err instanceof ListenError ? err.message : (err as Error).stack ?? err}`);
+    return 1;
+  }
+
+  // Stop in reverse order of start: the collector says "offline", then the server flushes the store.
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: string) => {
+      if (stopping) {
+        console.error(`kilowatch: ${signal} again, exiting without waiting`);
+        process.exit(130);
+      }
+      stopping = true;
+      log(`kilowatch: ${signal}, stopping`);
+      void (async () => {
+        await collector?.stop();
+        await server?.stop();
+        log('kilowatch: stopped; store flushed');
+        resolve();
+      })();
+    };
+    process.on('SIGINT', () => onSignal('SIGINT'));
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+  });
+  return 0;
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,71 @@
+/**
+ * Every setting of kilowatch in one table: its place in kilowatch.yaml, its
+ * KILOWATCH_* variable and its flag. Defaults live here and nowhere else;
+ * docs/config.md and --help are read off this table.
+ */
+
+export type Command = 'server' | 'collector';
+
+export interface OptionSpec {
+  /** Dotted path in kilowatch.yaml, e.g. "server.port". */
+  key: string;
+  flag: string;
+  env: string;
+  kind: 'int' | 'string' | 'url' | 'list' | 'enum' | 'bool';
+  default: number | string | string[] | boolean;
+  min?: number;
+  max?: number;
+  values?: readonly string[];
+  /** Which commands read it; `all` reads both. */
+  for: readonly Command[];
+  help: string;
+}
+
+const both = ['server', 'collector'] as const;
+const server = ['server'] as const;
+const collector = ['collector'] as const;
+
+export const OPTIONS: readonly OptionSpec[] = [
+  { key: 'mqtt.broker', flag: 'broker', env: 'KILOWATCH_BROKER', kind: 'url', default: '', for: both,
+    help: 'MQTT broker URL (mqtt://host:port). Empty: the server embeds its own broker and the local collector uses it.' },
+  { key: 'mqtt.prefix', flag: 'prefix', env: 'KILOWATCH_PREFIX', kind: 'string', default: 'kilowatch/v1', for: both,
+    help: 'Topic prefix of protocol v1.' },
+  { key: 'server.host', flag: 'host', env: 'KILOWATCH_HOST', kind: 'string', default: '127.0.0.1', for: server,
+    help: 'Address the HTTP server and the embedded broker bind to.' },
+  { key: 'server.port', flag: 'port', env: 'KILOWATCH_PORT', kind: 'int', default: 8080, min: 0, max: 65535, for: server,
+    help: 'HTTP and WebSocket port (0 picks a free one).' },
+  { key: 'server.mqtt_port', flag: 'mqtt-port', env: 'KILOWATCH_MQTT_PORT', kind: 'int', default: 1883, min: 0, max: 65535, for: server,
+    help: 'Port of the embedded broker (0 picks a free one). Unused with --broker.' },
+  { key: 'server.data_dir', flag: 'data-dir', env: 'KILOWATCH_DATA_DIR', kind: 'string', default: './data', for: server,
+    help: 'Directory of the DuckDB file.' },
+  { key: 'server.sites', flag: 'sites', env: 'KILOWATCH_SITES', kind: 'list', default: ['+'], for: server,
+    help: 'Sites this server owns, comma-separated; "+" subscribes to every site.' },
+  { key: 'server.max_payload_bytes', flag: 'max-payload-bytes', env: 'KILOWATCH_MAX_PAYLOAD_BYTES', kind: 'int', default: 262_144, min: 1024, max: 16_777_216, for: server,
+    help: 'Payloads larger than this are rejected as oversized before parsing.' },
+  { key: 'server.max_future_ms', flag: 'max-future-ms', env: 'KILOWATCH_MAX_FUTURE_MS', kind: 'int', default: 5000, min: 0, max: 600_000, for: server,
+    help: 'Clock skew allowed: a window starting later than now plus this is rejected as future.' },
+  { key: 'server.history_minutes', flag: 'history-minutes', env: 'KILOWATCH_HISTORY_MINUTES', kind: 'int', default: 15, min: 1, max: 240, for: server,
+    help: 'Fleet power history held in memory for live views.' },
+  { key: 'server.store_flush_ms', flag: 'store-flush-ms', env: 'KILOWATCH_STORE_FLUSH_MS', kind: 'int', default: 1000, min: 10, max: 60_000, for: server,
+    help: 'Longest time a window waits in memory before it is appended to the store.' },
+  { key: 'server.store_max_pending_rows', flag: 'store-max-pending-rows', env: 'KILOWATCH_STORE_MAX_PENDING_ROWS', kind: 'int', default: 500_000, min: 1000, max: 50_000_000, for: server,
+    help: 'Bound of the store write buffer, in GPU rows; beyond it rows are dropped and counted.' },
+  { key: 'server.duckdb_memory_limit', flag: 'duckdb-memory-limit', env: 'KILOWATCH_DUCKDB_MEMORY_LIMIT', kind: 'string', default: '1GB', for: server,
+    help: 'DuckDB memory_limit; its own default is most of RAM.' },
+  { key: 'collector.site', flag: 'site', env: 'KILOWATCH_SITE', kind: 'string', default: 'local', for: collector,
+    help: 'Site this collector belongs to.' },
+  { key: 'collector.source', flag: 'source', env: 'KILOWATCH_SOURCE', kind: 'enum', default: 'auto', values: ['auto', 'sim'], for: collector,
+    help: 'GPU source. auto: NVML when a driver is present, else the labelled simulated fleet (only sim exists in this release).' },
+  { key: 'collector.hosts', flag: 'hosts', env: 'KILOWATCH_HOSTS', kind: 'int', default: 8, min: 1, max: 10_000, for: collector,
+    help: 'sim: number of simulated hosts, each with its own MQTT connection.' },
+  { key: 'collector.gpus', flag: 'gpus', env: 'KILOWATCH_GPUS', kind: 'int', default: 8, min: 1, max: 64, for: collector,
+    help: 'sim: GPUs per simulated host.' },
+  { key: 'collector.seed', flag: 'seed', env: 'KILOWATCH_SEED', kind: 'int', default: 1, min: 0, max: 2 ** 31 - 1, for: collector,
+    help: 'sim: seed; the same seed gives the same power traces.' },
+  { key: 'collector.host_name', flag: 'host-name', env: 'KILOWATCH_HOST_NAME', kind: 'string', default: 'sim', for: collector,
+    help: 'sim: host name stem; hosts are named <stem>-00, <stem>-01, ...' },
+  { key: 'collector.window_ms', flag: 'window-ms', env: 'KILOWATCH_WINDOW_MS', kind: 'int', default: 1000, min: 100, max: 60_000, for: collector,
+    help: 'Length of a published window.' },
+  { key: 'collector.sample_ms', flag: 'sample-ms', env: 'KILOWATCH_SAMPLE_MS', kind: 'int', default: 100, min: 50, max: 60_000, for: collector,
+    help: 'Sampling interval of power and energy (never faster than 50 ms).' },
+];

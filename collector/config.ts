@@ -1,0 +1,39 @@
+/** The collector's frozen configuration, projected from the checked option values. */
+import type { Values } from '../cli/config-layers.js';
+
+export interface CollectorConfig {
+  readonly brokerUrl: string;
+  readonly prefix: string;
+  readonly site: string;
+  readonly source: 'auto' | 'sim';
+  readonly hosts: number;
+  readonly gpus: number;
+  readonly seed: number;
+  readonly hostName: string;
+  readonly windowMs: number;
+  readonly sampleMs: number;
+}
+
+export function collectorConfig(v: Values): CollectorConfig {
+  return Object.freeze({
+    brokerUrl: v.get('mqtt.broker') as string,
+    prefix: v.get('mqtt.prefix') as string,
+    site: v.get('collector.site') as string,
+    source: v.get('collector.source') as 'auto' | 'sim',
+    hosts: v.get('collector.hosts') as number,
+    gpus: v.get('collector.gpus') as number,
+    seed: v.get('collector.seed') as number,
+    hostName: v.get('collector.host_name') as string,
+    windowMs: v.get('collector.window_ms') as number,
+    sampleMs: v.get('collector.sample_ms') as number,
+  });
+}
+
+/** Checks across settings that no single option can express. */
+export function collectorProblems(c: CollectorConfig): string[] {
+  const problems: string[] = [];
+  if (c.windowMs % c.sampleMs !== 0) problems.push(`collector.window_ms (${c.windowMs}) must be a multiple of collector.sample_ms (${c.sampleMs})`);
+  if (c.site.startsWith('_')) problems.push(`collector.site "${c.site}" begins with "_", which protocol v1 reserves`);
+  if (c.hostName.startsWith('_')) problems.push(`collector.host_name "${c.hostName}" begins with "_", which protocol v1 reserves`);
+  return problems;
+}

@@ -1,0 +1,83 @@
+/**
+ * Drives sampling and windowing for every host of one collector process from
+ * a single timer aligned to the sample grid (multiples of sample_ms since the
+ * epoch), so samples of all hosts share instants and windows line up across
+ * hosts. A closed window is published at its host's seeded offset.
+ */
+import { HostWindow, type GpuSample, type WindowBody, publishOffsetMs, windowStart } from './window.js';
+
+export interface SampledHost {
+  name: string;
+  /** Seeded key that places this host's publish offset within the window. */
+  key: number;
+  read(tMs: number): GpuSample[];
+  publishWindow(body: WindowBody): boolean;
+}
+
+export interface SamplerOptions {
+  windowMs: number;
+  sampleMs: number;
+  now: () => number;
+}
+
+export class Sampler {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly pending = new Set<NodeJS.Timeout>();
+  private readonly open = new Map<SampledHost, HostWindow>();
+  private lastTick = -1;
+  private running = false;
+
+  constructor(
+    private readonly hosts: readonly SampledHost[],
+    private readonly opts: SamplerOptions,
+  ) {}
+
+  start(): void {
+    this.running = true;
+    this.schedule();
+  }
+
+  /** Stops sampling. Windows still waiting for their publish offset are abandoned (the spool of the delivery design will keep them). */
+  stop(): void {
+    this.running = false;
+    clearTimeout(this.timer);
+    for (const t of this.pending) clearTimeout(t);
+    this.pending.clear();
+  }
+
+  private schedule(): void {
+    if (!this.running) return;
+    const { sampleMs, now } = this.opts;
+    const next = (Math.floor(now() / sampleMs) + 1) * sampleMs;
+    this.timer = setTimeout(() => this.tick(next), next - now());
+  }
+
+  /** Samples every host at instant t, closing windows that t has left. */
+  tick(t: number): void {
+    if (t > this.lastTick) {
+      this.lastTick = t;
+      const ts = windowStart(t, this.opts.windowMs);
+      for (const host of this.hosts) {
+        let current = this.open.get(host);
+        if (current && current.ts !== ts) {
+          this.publishLater(host, current);
+          current = undefined;
+        }
+        if (!current) this.open.set(host, (current = new HostWindow(ts, this.opts.windowMs)));
+        current.add(host.read(t));
+      }
+    }
+    this.schedule();
+  }
+
+  private publishLater(host: SampledHost, window: HostWindow): void {
+    const body = window.close();
+    const due = window.ts + window.windowMs + publishOffsetMs(host.key, window.windowMs);
+    const delay = Math.max(0, due - this.opts.now());
+    const timer = setTimeout(() => {
+      this.pending.delete(timer);
+      host.publishWindow(body);
+    }, delay);
+    this.pending.add(timer);
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * The simulated fleet: N hosts x M GPUs whose power is a pure function of
+ * (seed, GPU, time), so any run can be reproduced, and whose energy counter is
+ * the exact integral of that power. Everything it publishes is labelled
+ * simulated (info.simulated, status.sources = ["sim"]).
+ *
+ * Load model: time is cut into 60 s segments; each GPU draws a seeded load
+ * level per segment (idle, inference or training) plus a 7 s ripple. Within a
+ * segment, P(t) = limit * (level + a * sin(w (t - t_seg) + phase)), whose
+ * integral has a closed form, so counter differences equal the integral of
+ * the sampled curve exactly, not approximately.
+ */
+import type { GpuInfo } from '../../protocol/payloads.js';
+import type { GpuSample } from '../window.js';
+
+export const SIM_SEGMENT_MS = 60_000;
+const RIPPLE_PERIOD_MS = 7_000;
+const RIPPLE = 0.04;
+const OMEGA = (2 * Math.PI) / RIPPLE_PERIOD_MS;
+
+export interface SimGpu {
+  id: string;
+  index: number;
+  /** Seed-mixed key that selects this GPU's traces. */
+  key: number;
+  limitW: number;
+}
+
+/** 32-bit integer mix (a variant of the murmur3 finalizer). Deterministic across platforms. */
+export function mix(...values: number[]): number {
+  let h = 0x9e3779b9;
+  for (const v of values) {
+    h = Math.imul(h ^ (v >>> 0), 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+  }
+  return h >>> 0;
+}
+
+/** A uniform number in [0, 1) from a hash. */
+function unit(...values: number[]): number {
+  return mix(...values) / 2 ** 32;
+}
+
+function hex(n: number, digits: number): string {
+  return n.toString(16).padStart(digits, '0').slice(-digits);
+}
+
+/** A stable, UUID-shaped GPU id: the same (seed, host, gpu) always gives the same id. */
+export function simGpuId(seed: number, host: number, gpu: number): string {
+  const w = [0, 1, 2, 3].map((i) => mix(seed, host, gpu, i));
+  const [a = 0, b = 0, c = 0, d = 0] = w;
+  return `GPU-${hex(a, 8)}-${hex(b, 4)}-4${hex(b >>> 16, 3)}-${hex((c & 0x3fff) | 0x8000, 4)}-${hex(c >>> 16, 4)}${hex(d, 8)}`;
+}
+
+export function simGpus(seed: number, host: number, count: number, limitW = 700): SimGpu[] {
+  return Array.from({ length: count }, (_, index) => ({
+    id: simGpuId(seed, host, index),
+    index,
+    key: mix(seed, host, index),
+    limitW,
+  }));
+}
+
+/** Load level of one segment: a seeded mix of idle, inference and training. */
+export function segmentLevel(key: number, segment: number): number {
+  const kind = unit(key, segment, 1);
+  const jitter = unit(key, segment, 2);
+  if (kind < 0.25) return 0.12 + 0.03 * jitter; // idle: about 12-15 % of the limit
+  if (kind < 0.6) return 0.35 + 0.3 * jitter; // inference
+  return 0.82 + 0.12 * jitter; // training plateau near the limit
+}
+
+function phase(key: number, segment: number): number {
+  return 2 * Math.PI * unit(key, segment, 3);
+}
+
+/** Instantaneous power in watts: the pure function of (GPU, time). */
+export function simPowerW(gpu: SimGpu, tMs: number): number {
+  const segment = Math.floor(tMs / SIM_SEGMENT_MS);
+  const local = tMs - segment * SIM_SEGMENT_MS;
+  return gpu.limitW * (segmentLevel(gpu.key, segment) + RIPPLE * Math.sin(OMEGA * local + phase(gpu.key, segment)));
+}
+
+/** Exact energy in millijoules between two instants (W x ms = mJ). */
+export function simEnergyMj(gpu: SimGpu, fromMs: number, toMs: number): number {
+  let total = 0;
+  let t = fromMs;
+  while (t < toMs) {
+    const segment = Math.floor(t / SIM_SEGMENT_MS);
+    const start = segment * SIM_SEGMENT_MS;
+    const end = Math.min(toMs, start + SIM_SEGMENT_MS);
+    const level = segmentLevel(gpu.key, segment);
+    const ph = phase(gpu.key, segment);
+    const cosAt = (x: number) => Math.cos(OMEGA * (x - start) + ph);
+    total += gpu.limitW * (level * (end - t) - (RIPPLE / OMEGA) * (cosAt(end) - cosAt(t)));
+    t = end;
+  }
+  return total;
+}
+
+/**
+ * One simulated GPU's reading at time t. The counter starts at a seeded value,
+ * as if the driver had loaded some hours before `loadedAtMs`.
+ */
+export function simSample(gpu: SimGpu, loadedAtMs: number, tMs: number): GpuSample {
+  const power = simPowerW(gpu, tMs);
+  const level = segmentLevel(gpu.key, Math.floor(tMs / SIM_SEGMENT_MS));
+  const baseMj = mix(gpu.key, 7) * 1000;
+  return {
+    id: gpu.id,
+    power_w: power,
+    energy_mj: Math.floor(baseMj + simEnergyMj(gpu, loadedAtMs, tMs)),
+    util_pct: Math.min(100, Math.max(0, Math.round(((power / gpu.limitW - 0.1) / 0.85) * 100))),
+    mem_used_mib: level < 0.2 ? 512 : Math.round(40_000 + 30_000 * level),
+    temp_c: Math.round(30 + 50 * (power / gpu.limitW)),
+    sm_clock_mhz: level < 0.2 ? 345 : 1980,
+    power_limit_w: gpu.limitW,
+  };
+}
+
+export function simGpuInfo(gpu: SimGpu, loadedAtMs: number): GpuInfo {
+  return {
+    id: gpu.id,
+    index: gpu.index,
+    name: `kilowatch simulated GPU (${gpu.limitW} W)`,
+    memory_mib: 143_771,
+    power_limit_w: gpu.limitW,
+    driver: 'sim',
+    driver_loaded_at: loadedAtMs,
+    supports: { energy_counter: true, instant_power: true },
+  };
+}

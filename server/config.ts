@@ -1,0 +1,37 @@
+/** The server's frozen configuration, projected from the checked option values. */
+import type { Values } from '../cli/config-layers.js';
+
+export interface ServerConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly mqttPort: number;
+  /** External broker URL; empty means the embedded Aedes broker. */
+  readonly brokerUrl: string;
+  readonly prefix: string;
+  readonly sites: readonly string[];
+  readonly dataDir: string;
+  readonly maxPayloadBytes: number;
+  readonly maxFutureMs: number;
+  readonly historyMinutes: number;
+  readonly storeFlushMs: number;
+  readonly storeMaxPendingRows: number;
+  readonly duckdbMemoryLimit: string;
+}
+
+export function serverConfig(v: Values): ServerConfig {
+  return Object.freeze({
+    host: v.get('server.host') as string,
+    port: v.get('server.port') as number,
+    mqttPort: v.get('server.mqtt_port') as number,
+    brokerUrl: v.get('mqtt.broker') as string,
+    prefix: v.get('mqtt.prefix') as string,
+    sites: Object.freeze([...(v.get('server.sites') as string[])]),
+    dataDir: v.get('server.data_dir') as string,
+    maxPayloadBytes: v.get('server.max_payload_bytes') as number,
+    maxFutureMs: v.get('server.max_future_ms') as number,
+    historyMinutes: v.get('server.history_minutes') as number,
+    storeFlushMs: v.get('server.store_flush_ms') as number,
+    storeMaxPendingRows: v.get('server.store_max_pending_rows') as number,
+    duckdbMemoryLimit: v.get('server.duckdb_memory_limit') as string,
+  });
+}

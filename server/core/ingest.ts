@@ -1,0 +1,63 @@
+/**
+ * Classifies one MQTT message: a pure function of (topic, payload, policy,
+ * now) that returns a typed message or a reject with its reason. It never
+ * throws, whatever the input, so the message loop never sees an exception.
+ */
+import type { GpuWindow, HostInfo, HostStatus } from '../../protocol/payloads.js';
+import type { RejectReason } from '../../protocol/result.js';
+import { parseHostTopic } from '../../protocol/topics.js';
+import { parseJson, validateGpuWindow, validateInfo, validateStatus } from '../../protocol/validate.js';
+
+export interface IngestPolicy {
+  prefix: string;
+  maxPayloadBytes: number;
+  /** Allowed clock skew: a window starting later than now + this is rejected. */
+  maxFutureMs: number;
+}
+
+interface From {
+  site: string;
+  host: string;
+}
+
+export type Ingested =
+  | (From & { kind: 'gpu'; window: GpuWindow })
+  | (From & { kind: 'status'; status: HostStatus })
+  | (From & { kind: 'info'; info: HostInfo })
+  /** An empty retained payload clears a retained topic: nothing to do. */
+  | (From & { kind: 'cleared' })
+  | { kind: 'reject'; reason: RejectReason; detail: string; site?: string; host?: string };
+
+export function ingest(topic: string, payload: Uint8Array, policy: IngestPolicy, now: number): Ingested {
+  const parsedTopic = parseHostTopic(policy.prefix, topic);
+  if (!parsedTopic.ok) return { kind: 'reject', reason: parsedTopic.reason, detail: parsedTopic.detail };
+  const { site, host, kind } = parsedTopic.value;
+  const reject = (reason: RejectReason, detail: string): Ingested => ({ kind: 'reject', reason, detail, site, host });
+
+  // Size first: a 10 MB payload is refused before it costs a JSON parse.
+  if (payload.byteLength > policy.maxPayloadBytes) {
+    return reject('oversized', `payload of ${payload.byteLength} bytes exceeds ${policy.maxPayloadBytes}`);
+  }
+  if (payload.byteLength === 0 && (kind === 'status' || kind === 'info')) return { kind: 'cleared', site, host };
+
+  if (kind !== 'gpu' && kind !== 'status' && kind !== 'info') {
+    return reject('unknown_stream', `stream "${kind}" is part of protocol v1 but this server release does not ingest it yet`);
+  }
+  const json = parseJson(payload);
+  if (!json.ok) return reject(json.reason, json.detail);
+
+  if (kind === 'status') {
+    const r = validateStatus(json.value);
+    return r.ok ? { kind: 'status', site, host, status: r.value } : reject(r.reason, r.detail);
+  }
+  if (kind === 'info') {
+    const r = validateInfo(json.value);
+    return r.ok ? { kind: 'info', site, host, info: r.value } : reject(r.reason, r.detail);
+  }
+  const r = validateGpuWindow(json.value);
+  if (!r.ok) return reject(r.reason, r.detail);
+  if (r.value.ts > now + policy.maxFutureMs) {
+    return reject('future', `window starts ${Math.round((r.value.ts - now) / 1000)} s in the future (allowed skew ${policy.maxFutureMs} ms)`);
+  }
+  return { kind: 'gpu', site, host, window: r.value };
+}

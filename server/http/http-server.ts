@@ -1,0 +1,63 @@
+/**
+ * The HTTP server: the JSON API under /api/v1, the WebSocket upgrade at
+ * /api/v1/live, and the built web UI for everything else.
+ */
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { listenOrExplain } from './listen.js';
+import { serveStatic } from './static-files.js';
+
+export type JsonRoute = () => unknown;
+
+export interface HttpServerOptions {
+  host: string;
+  port: number;
+  webDir: string;
+  routes: Record<string, JsonRoute>;
+  onUpgrade: (req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void;
+}
+
+export class HttpServer {
+  private server: Server | undefined;
+
+  constructor(private readonly opts: HttpServerOptions) {}
+
+  /** Returns the URL it listens on, with the real port when 0 was asked for. */
+  async start(): Promise<string> {
+    const server = createServer((req, res) => this.handle(req, res));
+    server.on('upgrade', (req, socket, head) => {
+      if (new URL(req.url ?? '/', 'http://local').pathname === '/api/v1/live') this.opts.onUpgrade(req, socket, head);
+      else socket.destroy();
+    });
+    this.server = server;
+    await listenOrExplain(server, this.opts.host, this.opts.port, 'HTTP', '--port or KILOWATCH_PORT');
+    const { port } = server.address() as AddressInfo;
+    return `http://${this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host}:${port}`;
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const path = new URL(req.url ?? '/', 'http://local').pathname;
+    if (!path.startsWith('/api/')) return serveStatic(this.opts.webDir, req, res);
+    const route = this.opts.routes[path];
+    if (!route) return json(res, 404, { error: `no such endpoint: ${path}` });
+    if (req.method !== 'GET') return json(res, 405, { error: `${req.method} is not allowed on ${path}` });
+    try {
+      json(res, 200, route());
+    } catch (err) {
+      json(res, 500, { error: (err as Error).message });
+    }
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(text);
+}

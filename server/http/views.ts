@@ -1,0 +1,79 @@
+/**
+ * The JSON documents of the HTTP API, built from server state. Pure
+ * functions of their inputs, so they are tested without sockets.
+ */
+import type { LiveState } from '../core/live-state.js';
+import type { RejectLog } from '../core/reject-log.js';
+import type { PipelineCounters } from '../pipeline.js';
+import type { StoreStats } from '../store/store.js';
+
+/** GET /api/v1/fleet: every host and GPU with its latest values and status. */
+export function fleetView(live: LiveState, now: number) {
+  const summary = live.summary(now);
+  const hosts = live
+    .allHosts()
+    .sort((a, b) => a.site.localeCompare(b.site) || a.host.localeCompare(b.host))
+    .map((h) => ({
+      site: h.site,
+      host: h.host,
+      state: h.state,
+      stale: live.isStale(h, now),
+      simulated: h.simulated,
+      boot_id: h.bootId ?? null,
+      version: h.version ?? null,
+      sources: h.sources,
+      last_window_ts: h.lastWindowTs ?? null,
+      window_ms: h.windowMs ?? null,
+      power_w: h.hostPower ?? null,
+      windows: h.windows,
+      late_windows: h.late,
+      gpus: [...h.gpus.values()]
+        .sort((a, b) => a.id.localeCompare(b.id))
+        .map((g) => ({
+          id: g.id,
+          name: g.name ?? null,
+          power_w: g.power_w ?? null,
+          energy_mj: g.energy_mj ?? null,
+          util_pct: g.util_pct ?? null,
+          mem_used_mib: g.mem_used_mib ?? null,
+          temp_c: g.temp_c ?? null,
+          sm_clock_mhz: g.sm_clock_mhz ?? null,
+          power_limit_w: g.power_limit_w ?? null,
+        })),
+    }));
+  return { ts: now, simulated: summary.simulated, summary, hosts };
+}
+
+export interface HealthInputs {
+  now: number;
+  startedAt: number;
+  version: string;
+  rejects: RejectLog;
+  pipeline: PipelineCounters;
+  store: StoreStats;
+  mqtt: { url: string; embedded: boolean; connected: boolean; received: number; reconnects: number };
+  live: LiveState;
+  ws: { clients: number; frames_skipped: number; disconnected_slow: number };
+}
+
+/** GET /api/v1/health: rejects by reason, drops, store lag, and an overall state. */
+export function healthView(h: HealthInputs) {
+  const rejects = h.rejects.snapshot();
+  const degraded = h.store.degraded || !h.mqtt.connected || h.pipeline.internal_errors > 0;
+  return {
+    status: degraded ? 'degraded' : 'ok',
+    version: h.version,
+    uptime_s: Math.round((h.now - h.startedAt) / 1000),
+    mqtt: h.mqtt,
+    ingest: { windows: h.pipeline.windows, late_windows: h.pipeline.late, internal_errors: h.pipeline.internal_errors },
+    rejects: { total: rejects.total, by_reason: rejects.by_reason, recent: rejects.recent },
+    drops: {
+      store_buffer_rows: h.store.dropped_rows,
+      store_refused_windows: h.pipeline.store_refused,
+      host_limit_messages: h.live.droppedHostLimit,
+      ws_frames_skipped: h.ws.frames_skipped,
+    },
+    store: h.store,
+    ws: h.ws,
+  };
+}

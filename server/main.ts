@@ -1,0 +1,89 @@
+/**
+ * The server's composition root. It starts in order (store, broker, MQTT
+ * subscriber, HTTP + WebSocket) and stops in reverse, so the store is the
+ * last to close and receives everything that was buffered.
+ */
+import type { ServerConfig } from './config.js';
+import { EmbeddedBroker } from './broker.js';
+import { LiveState } from './core/live-state.js';
+import { RejectLog } from './core/reject-log.js';
+import { HttpServer } from './http/http-server.js';
+import { fleetView, healthView } from './http/views.js';
+import { IngestClient } from './mqtt/ingest-client.js';
+import { Pipeline } from './pipeline.js';
+import { DuckDbStore } from './store/duckdb-store.js';
+import { LiveHub } from './ws/live-hub.js';
+
+export interface ServerDeps {
+  now: () => number;
+  log: (line: string) => void;
+  version: string;
+  webDir: string;
+}
+
+export interface RunningServer {
+  httpUrl: string;
+  brokerUrl: string;
+  stop(): Promise<void>;
+}
+
+export async function startServer(config: ServerConfig, deps: ServerDeps): Promise<RunningServer> {
+  const { now, log } = deps;
+  const startedAt = now();
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((err: Error) => log(`server: while stopping: ${err.message}`));
+  };
+
+  try {
+    const store = new DuckDbStore({
+      dataDir: config.dataDir, flushMs: config.storeFlushMs, maxPendingRows: config.storeMaxPendingRows,
+      memoryLimit: config.duckdbMemoryLimit, now,
+    });
+    await store.start();
+    stops.push(() => store.stop());
+
+    let brokerUrl = config.brokerUrl;
+    const embedded = brokerUrl === '';
+    if (embedded) {
+      const broker = new EmbeddedBroker(config.host, config.mqttPort);
+      brokerUrl = await broker.start();
+      stops.push(() => broker.stop());
+    }
+
+    const live = new LiveState(config.historyMinutes * 60);
+    const rejects = new RejectLog();
+    const policy = { prefix: config.prefix, maxPayloadBytes: config.maxPayloadBytes, maxFutureMs: config.maxFutureMs };
+    const pipeline = new Pipeline(policy, live, rejects, store, now, log);
+    const mqtt = new IngestClient({ url: brokerUrl, prefix: config.prefix, sites: config.sites, onMessage: (t, p) => pipeline.handle(t, p), log });
+    await mqtt.start();
+    stops.push(() => mqtt.stop());
+
+    const hub = new LiveHub(live, { tickMs: 1000, maxBufferedBytes: 4 * 1024 * 1024, maxBehindMs: 30_000, now });
+    hub.start();
+    stops.push(() => hub.stop());
+
+    const http = new HttpServer({
+      host: config.host,
+      port: config.port,
+      webDir: deps.webDir,
+      onUpgrade: (req, socket, head) => hub.handleUpgrade(req, socket, head),
+      routes: {
+        '/api/v1/fleet': () => fleetView(live, now()),
+        '/api/v1/health': () =>
+          healthView({
+            now: now(), startedAt, version: deps.version, rejects, pipeline: pipeline.counters, store: store.stats(now()), live,
+            mqtt: { url: brokerUrl, embedded, connected: mqtt.connected, received: mqtt.received, reconnects: mqtt.reconnects },
+            ws: { clients: hub.clientCount, frames_skipped: hub.framesSkipped, disconnected_slow: hub.disconnectedSlow },
+          }),
+      },
+    });
+    const httpUrl = await http.start();
+    stops.push(() => http.stop());
+
+    return { httpUrl, brokerUrl, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

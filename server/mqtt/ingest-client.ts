@@ -1,0 +1,71 @@
+/**
+ * The server's MQTT subscriber. It subscribes per site to the explicit filters
+ * of §3 (never '#', which would bring back its own _ack messages) and hands
+ * each message to a synchronous handler. mqtt.js sends PUBACK only after the
+ * handler returns and reads nothing meanwhile (§8), so the handler must never
+ * wait for storage: it only buffers.
+ */
+import mqtt, { type MqttClient } from 'mqtt';
+import { randomBytes } from 'node:crypto';
+import { siteFilters } from '../../protocol/topics.js';
+
+export interface IngestClientOptions {
+  url: string;
+  prefix: string;
+  sites: readonly string[];
+  onMessage: (topic: string, payload: Buffer) => void;
+  log: (line: string) => void;
+}
+
+export class IngestClient {
+  private client: MqttClient | undefined;
+  received = 0;
+  reconnects = 0;
+
+  constructor(private readonly opts: IngestClientOptions) {}
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  /**
+   * Connects and subscribes. Waits at most `waitMs` for the first
+   * subscription, then carries on in the background (mqtt.js reconnects and
+   * resubscribes), so a broker that is down at start is reported, not fatal.
+   */
+  async start(waitMs = 10_000): Promise<void> {
+    const filters = this.opts.sites.flatMap((site) => siteFilters(this.opts.prefix, site));
+    const client = mqtt.connect(this.opts.url, {
+      clientId: `kilowatch-server-${randomBytes(4).toString('hex')}`,
+      clean: true,
+      reconnectPeriod: 1000,
+      resubscribe: true,
+    });
+    this.client = client;
+    client.on('message', (topic, payload) => {
+      this.received += 1;
+      this.opts.onMessage(topic, payload);
+    });
+    client.on('reconnect', () => (this.reconnects += 1));
+    let lastError = '';
+    client.on('error', (err) => {
+      if (err.message !== lastError) this.opts.log(`server: MQTT error: ${(lastError = err.message)}`);
+    });
+    const subscribed = new Promise<boolean>((resolve) => {
+      client.once('connect', () => {
+        client.subscribe(filters, { qos: 1 }, (err) => {
+          if (err) this.opts.log(`server: subscribing failed: ${err.message}`);
+          resolve(!err);
+        });
+      });
+    });
+    const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), waitMs).unref());
+    if (!(await Promise.race([subscribed, timeout]))) {
+      this.opts.log(`server: broker ${this.opts.url} not reachable yet; retrying every second`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.client?.endAsync().catch(() => undefined);
+  }
+}

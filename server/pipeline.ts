@@ -1,0 +1,59 @@
+/**
+ * Glue between the MQTT subscriber and the server's state: classify the
+ * message (pure), then update live state and buffer it for the store. It is
+ * synchronous and never throws into the MQTT client: the catch below is the
+ * last line of defence and counts what reaches it as `internal_error`.
+ */
+import type { IngestPolicy } from './core/ingest.js';
+import { ingest } from './core/ingest.js';
+import type { LiveState } from './core/live-state.js';
+import type { RejectLog } from './core/reject-log.js';
+import type { WindowStore } from './store/store.js';
+
+export interface PipelineCounters {
+  windows: number;
+  late: number;
+  store_refused: number;
+  internal_errors: number;
+}
+
+export class Pipeline {
+  readonly counters: PipelineCounters = { windows: 0, late: 0, store_refused: 0, internal_errors: 0 };
+
+  constructor(
+    private readonly policy: IngestPolicy,
+    private readonly live: LiveState,
+    private readonly rejects: RejectLog,
+    private readonly store: WindowStore,
+    private readonly now: () => number,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  handle(topic: string, payload: Uint8Array): void {
+    try {
+      const now = this.now();
+      const m = ingest(topic, payload, this.policy, now);
+      switch (m.kind) {
+        case 'reject':
+          this.rejects.add({ at: now, reason: m.reason, detail: m.detail, site: m.site, host: m.host });
+          return;
+        case 'gpu':
+          this.counters.windows += 1;
+          if (this.live.applyWindow(m.site, m.host, m.window, now) === 'late') this.counters.late += 1;
+          if (!this.store.enqueue({ site: m.site, host: m.host, window: m.window, receivedAt: now })) this.counters.store_refused += 1;
+          return;
+        case 'status':
+          this.live.applyStatus(m.site, m.host, m.status);
+          return;
+        case 'info':
+          this.live.applyInfo(m.site, m.host, m.info);
+          return;
+        case 'cleared':
+          return;
+      }
+    } catch (err) {
+      this.counters.internal_errors += 1;
+      this.log(`server: internal error on ${topic.slice(0, 120)}: ${(err as Error).stack ?? err}`);
+    }
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * The embedded store: raw GPU windows appended to a DuckDB file in batches,
+ * one row per GPU per window. Extension auto-install and auto-load are off so
+ * DuckDB never reaches the network (§8), and the memory limit is set rather
+ * than left at DuckDB's default of most of RAM. Each batch is appended inside
+ * one transaction, so a failed batch leaves nothing half-written and is
+ * retried from the buffer.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { Stat } from '../../protocol/payloads.js';
+import type { StoreStats, StoredWindow, WindowStore } from './store.js';
+import { WriteBuffer } from './write-buffer.js';
+
+export interface DuckDbStoreOptions {
+  dataDir: string;
+  flushMs: number;
+  maxPendingRows: number;
+  memoryLimit: string;
+  now: () => number;
+}
+
+export const GPU_WINDOWS_DDL = `
+CREATE TABLE IF NOT EXISTS gpu_windows (
+  site VARCHAR NOT NULL, host VARCHAR NOT NULL, boot_id VARCHAR NOT NULL, seq BIGINT NOT NULL,
+  ts_ms BIGINT NOT NULL, window_ms INTEGER NOT NULL, gpu_id VARCHAR NOT NULL, samples INTEGER,
+  power_min_w DOUBLE, power_max_w DOUBLE, power_mean_w DOUBLE, power_last_w DOUBLE,
+  energy_mj DOUBLE, window_energy_mj DOUBLE,
+  util_mean_pct DOUBLE, mem_used_mean_mib DOUBLE, temp_max_c DOUBLE, sm_clock_mean_mhz DOUBLE,
+  power_limit_w DOUBLE, received_ms BIGINT NOT NULL
+)`;
+
+export class DuckDbStore implements WindowStore {
+  private instance: DuckDBInstance | undefined;
+  private conn: DuckDBConnection | undefined;
+  private readonly buffer: WriteBuffer;
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private written = 0;
+  private batches = 0;
+  private lastError: string | null = null;
+  readonly path: string;
+
+  constructor(private readonly opts: DuckDbStoreOptions) {
+    this.buffer = new WriteBuffer(opts.maxPendingRows);
+    this.path = join(opts.dataDir, 'kilowatch.duckdb');
+  }
+
+  async start(): Promise<void> {
+    mkdirSync(this.opts.dataDir, { recursive: true });
+    try {
+      this.instance = await DuckDBInstance.create(this.path, {
+        autoinstall_known_extensions: 'false',
+        autoload_known_extensions: 'false',
+        memory_limit: this.opts.memoryLimit,
+      });
+    } catch (err) {
+      throw new Error(`cannot open the DuckDB file ${this.path}: ${(err as Error).message.split('\n')[0]}`);
+    }
+    this.conn = await this.instance.connect();
+    await this.conn.run(GPU_WINDOWS_DDL);
+    this.timer = setInterval(() => void this.flush(), this.opts.flushMs);
+  }
+
+  enqueue(item: StoredWindow): boolean {
+    return this.buffer.push(item);
+  }
+
+  /** One flush at a time; a caller during a flush waits for it and then flushes what came since. */
+  async flush(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    if (!this.conn || this.buffer.pendingRows === 0) return;
+    this.flushing = this.writeBatch(this.conn).finally(() => (this.flushing = undefined));
+    await this.flushing;
+  }
+
+  private async writeBatch(conn: DuckDBConnection): Promise<void> {
+    const batch = this.buffer.take();
+    let rows = 0;
+    try {
+      await conn.run('BEGIN TRANSACTION');
+      const appender = await conn.createAppender('gpu_windows');
+      for (const item of batch) rows += appendWindow(appender, item);
+      appender.closeSync(); // flushes the appended rows into the open transaction
+      await conn.run('COMMIT');
+      this.written += rows;
+      this.batches += 1;
+      this.lastError = null;
+    } catch (err) {
+      await conn.run('ROLLBACK').catch(() => undefined);
+      this.lastError = (err as Error).message.split('\n')[0] ?? 'unknown error';
+      this.buffer.restore(batch);
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+    this.conn?.closeSync();
+    this.instance?.closeSync();
+    this.conn = undefined;
+    this.instance = undefined;
+  }
+
+  stats(now: number): StoreStats {
+    const oldest = this.buffer.oldestReceivedAt;
+    return {
+      engine: 'duckdb',
+      location: this.path,
+      pending_rows: this.buffer.pendingRows,
+      written_rows: this.written,
+      dropped_rows: this.buffer.dropped,
+      batches: this.batches,
+      lag_ms: oldest === undefined ? 0 : Math.max(0, now - oldest),
+      last_error: this.lastError,
+      degraded: this.lastError !== null,
+    };
+  }
+}
+
+function appendStatPart(a: DuckDBAppender, stat: Stat | undefined, part: keyof Stat): void {
+  const v = stat?.[part];
+  if (v === undefined) a.appendNull();
+  else a.appendDouble(v);
+}
+
+function appendOptional(a: DuckDBAppender, v: number | undefined): void {
+  if (v === undefined) a.appendNull();
+  else a.appendDouble(v);
+}
+
+/** One row per GPU; absent values are NULL, never 0. */
+function appendWindow(a: DuckDBAppender, item: StoredWindow): number {
+  const w = item.window;
+  for (const g of w.gpus) {
+    a.appendVarchar(item.site);
+    a.appendVarchar(item.host);
+    a.appendVarchar(w.boot_id);
+    a.appendBigInt(BigInt(w.seq));
+    a.appendBigInt(BigInt(w.ts));
+    a.appendInteger(w.window_ms);
+    a.appendVarchar(g.id);
+    if (g.power_w) a.appendInteger(g.power_w.n);
+    else a.appendNull();
+    appendStatPart(a, g.power_w, 'min');
+    appendStatPart(a, g.power_w, 'max');
+    appendStatPart(a, g.power_w, 'mean');
+    appendStatPart(a, g.power_w, 'last');
+    appendOptional(a, g.energy_mj);
+    appendOptional(a, g.window_energy_mj);
+    appendStatPart(a, g.util_pct, 'mean');
+    appendStatPart(a, g.mem_used_mib, 'mean');
+    appendStatPart(a, g.temp_c, 'max');
+    appendStatPart(a, g.sm_clock_mhz, 'mean');
+    appendOptional(a, g.power_limit_w);
+    a.appendBigInt(BigInt(item.receivedAt));
+    a.endRow();
+  }
+  return w.gpus.length;
+}

@@ -1,0 +1,138 @@
+/**
+ * The live WebSocket endpoint, /api/v1/live (protocol/ws.ts). A subscriber to
+ * the fleet view gets the schema, the whole in-memory history, then once per
+ * tick the buckets that changed and the summary. A client whose socket buffer
+ * is over the bound skips frames (counted) and gets the whole history again
+ * once it drains; one that stays behind too long is closed with a reason.
+ * Nothing per client grows without bound.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
+import { type ClientMessage, FLEET_COLUMNS, type ServerMessage } from '../../protocol/ws.js';
+import type { LiveState } from '../core/live-state.js';
+
+export interface LiveHubOptions {
+  tickMs: number;
+  /** Frames are skipped while a client's unsent bytes exceed this. */
+  maxBufferedBytes: number;
+  /** A client behind for longer than this is disconnected. */
+  maxBehindMs: number;
+  now: () => number;
+}
+
+interface Client {
+  ws: WebSocket;
+  fleet: boolean;
+  needsReplace: boolean;
+  behindSince?: number;
+  alive: boolean;
+}
+
+export class LiveHub {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
+  private readonly clients = new Set<Client>();
+  private timer: NodeJS.Timeout | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  framesSkipped = 0;
+  disconnectedSlow = 0;
+
+  constructor(
+    private readonly live: LiveState,
+    private readonly opts: LiveHubOptions,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.tick(), this.opts.tickMs);
+    // Heartbeats keep proxies from closing idle sockets and find dead peers.
+    this.heartbeat = setInterval(() => {
+      for (const c of this.clients) {
+        if (!c.alive) c.ws.terminate();
+        else {
+          c.alive = false;
+          c.ws.ping();
+        }
+      }
+    }, 15_000);
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
+  }
+
+  private accept(ws: WebSocket): void {
+    const client: Client = { ws, fleet: false, needsReplace: false, alive: true };
+    this.clients.add(client);
+    ws.on('pong', () => (client.alive = true));
+    ws.on('close', () => this.clients.delete(client));
+    ws.on('error', () => ws.terminate());
+    ws.on('message', (data) => this.onMessage(client, data.toString()));
+  }
+
+  private onMessage(client: Client, text: string): void {
+    let msg: ClientMessage;
+    try {
+      msg = JSON.parse(text) as ClientMessage;
+    } catch {
+      return this.send(client, { type: 'error', reason: 'message is not JSON' });
+    }
+    if (msg?.view !== 'fleet' || (msg.type !== 'subscribe' && msg.type !== 'unsubscribe')) {
+      return this.send(client, { type: 'error', reason: 'expected {"type":"subscribe"|"unsubscribe","view":"fleet"}' });
+    }
+    client.fleet = msg.type === 'subscribe';
+    if (client.fleet) {
+      this.send(client, { type: 'schema', view: 'fleet', columns: [...FLEET_COLUMNS] });
+      this.sendFleet(client);
+    }
+  }
+
+  private sendFleet(client: Client): void {
+    const now = this.opts.now();
+    const known = this.live.summary(now).hosts;
+    this.send(client, { type: 'data', view: 'fleet', replace: true, columns: this.live.history.columns(known) });
+    this.send(client, { type: 'summary', view: 'fleet', summary: this.live.summary(now) });
+    client.needsReplace = false;
+  }
+
+  private send(client: Client, msg: ServerMessage): void {
+    if (client.ws.readyState === WebSocket.OPEN) client.ws.send(JSON.stringify(msg));
+  }
+
+  tick(): void {
+    const now = this.opts.now();
+    const summary = this.live.summary(now);
+    const changed = this.live.history.takeChanged(summary.hosts);
+    const delta = JSON.stringify({ type: 'data', view: 'fleet', replace: false, columns: changed } satisfies ServerMessage);
+    const summaryFrame = JSON.stringify({ type: 'summary', view: 'fleet', summary } satisfies ServerMessage);
+    for (const c of this.clients) {
+      if (!c.fleet || c.ws.readyState !== WebSocket.OPEN) continue;
+      if (c.ws.bufferedAmount > this.opts.maxBufferedBytes) {
+        this.framesSkipped += 1;
+        c.needsReplace = true;
+        c.behindSince ??= now;
+        if (now - c.behindSince > this.opts.maxBehindMs) {
+          this.disconnectedSlow += 1;
+          c.ws.close(1013, 'client too slow: live frames could not be delivered');
+        }
+        continue;
+      }
+      c.behindSince = undefined;
+      if (c.needsReplace) this.sendFleet(c);
+      else {
+        if ((changed[0]?.length ?? 0) > 0) c.ws.send(delta);
+        c.ws.send(summaryFrame);
+      }
+    }
+  }
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    clearInterval(this.heartbeat);
+    for (const c of this.clients) c.ws.close(1001, 'server shutting down');
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * Composition root of the web UI (ARCHITECTURE.md §6.7): builds the one live
+ * connection and the stores, wires them, starts the connection and mounts
+ * the app. Components receive these objects; none of them opens a socket.
+ */
+import { mount } from 'svelte';
+import App from './App.svelte';
+import './app.css';
+import { LiveConnection, liveUrl } from './lib/connection.svelte.js';
+import { FleetStore } from './lib/fleet.svelte.js';
+
+const connection = new LiveConnection(liveUrl(window.location));
+const fleet = new FleetStore();
+
+// Subscribing before start() is fine: the subscribe message goes out on open.
+connection.subscribe('fleet', (msg) => fleet.handle(msg));
+connection.subscribe('*', (msg) => {
+  if (msg.type === 'error') fleet.handle(msg);
+});
+connection.start();
+
+const target = document.getElementById('app');
+if (!target) throw new Error('index.html has no #app element');
+
+export default mount(App, { target, props: { connection, fleet } });
