@@ -1,0 +1,166 @@
+/**
+ * The web UI against the real server, in real Chromium (ARCHITECTURE.md §6.9):
+ * `kilowatch all` with its simulated fleet, the built page from dist/web, one
+ * live WebSocket. Checks what an operator would see: the simulated label, a
+ * non-zero fleet power, a chart that moves, and no request leaving the host.
+ *
+ * Needs `npm run build` first (bin/kilowatch.js runs compiled output, §8
+ * "Node 20") and Chromium from Debian (`apt-get install chromium`).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const CHROMIUM = '/usr/bin/chromium';
+const BIN = join(REPO, 'bin', 'kilowatch.js');
+const RESULTS = join(REPO, 'test-results');
+const READY = /http:\/\/127\.0\.0\.1:(\d+)/;
+const READY_TIMEOUT_MS = 60_000;
+const EXIT_TIMEOUT_MS = 15_000;
+
+let server: ChildProcess | null = null;
+let serverLog = '';
+let dataDir = '';
+let baseUrl = '';
+let browser: Browser | null = null;
+
+/** Starts `kilowatch all` on free ports and resolves with its base URL once it prints one. */
+function startServer(): Promise<string> {
+  const child = spawn(
+    process.execPath,
+    [BIN, 'all', '--port', '0', '--mqtt-port', '0', '--data-dir', dataDir],
+    { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  server = child;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`kilowatch printed no http://127.0.0.1:<port> within ${READY_TIMEOUT_MS} ms:\n${serverLog}`)),
+      READY_TIMEOUT_MS,
+    );
+    const onData = (chunk: Buffer) => {
+      serverLog += chunk.toString();
+      const match = READY.exec(serverLog);
+      if (match) {
+        clearTimeout(timer);
+        resolve(`http://127.0.0.1:${match[1]}/`);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`kilowatch exited before it was ready (code ${code}, signal ${signal}):\n${serverLog}`));
+    });
+  });
+}
+
+/** SIGINT, then wait: a clean stop is part of the contract (§6.7), so hanging fails the run. */
+async function stopServer(): Promise<void> {
+  const child = server;
+  server = null;
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), EXIT_TIMEOUT_MS);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+  child.kill('SIGINT');
+  if (!(await exited)) {
+    child.kill('SIGKILL');
+    throw new Error(`kilowatch did not exit within ${EXIT_TIMEOUT_MS} ms of SIGINT:\n${serverLog.slice(-4000)}`);
+  }
+}
+
+/** "48.2 kW" -> 48200. NaN when the text is not a power reading (e.g. the "–" placeholder). */
+function parseWatts(text: string | null): number {
+  const match = /([\d.]+)\s*(W|kW|MW)/.exec(text ?? '');
+  if (!match) return Number.NaN;
+  const factor = { W: 1, kW: 1e3, MW: 1e6 }[match[2] as 'W' | 'kW' | 'MW'];
+  return Number(match[1]) * factor;
+}
+
+/** Only the server under test may be contacted; data: and blob: URLs never leave the page. */
+function isLocal(url: string): boolean {
+  const u = new URL(url);
+  if (u.protocol === 'data:' || u.protocol === 'blob:' || u.protocol === 'about:') return true;
+  return u.hostname === '127.0.0.1';
+}
+
+describe('web UI: overview page in Chromium', () => {
+  beforeAll(async () => {
+    // Fail, never skip: a missing browser must not look like a passing UI.
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`Chromium not found at ${CHROMIUM}. Install it with \`apt-get install chromium\` (Debian); .ci/run does this.`);
+    }
+    if (!existsSync(BIN) || !existsSync(join(REPO, 'dist', 'web', 'index.html'))) {
+      throw new Error('bin/kilowatch.js or dist/web/index.html is missing: run `npm run build` first.');
+    }
+    mkdirSync(RESULTS, { recursive: true });
+    dataDir = mkdtempSync(join(tmpdir(), 'kilowatch-browser-'));
+    baseUrl = await startServer();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    try {
+      await stopServer();
+    } finally {
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('shows simulated fleet power, a moving chart, and talks only to its own host', async () => {
+    const page = await browser!.newPage({ viewport: { width: 1366, height: 768 } });
+    const foreign: string[] = [];
+    const pageErrors: string[] = [];
+    page.on('request', (req) => {
+      if (!isLocal(req.url())) foreign.push(req.url());
+    });
+    // WebSockets do not show up as requests; check them separately.
+    page.on('websocket', (ws) => {
+      if (!isLocal(ws.url())) foreign.push(ws.url());
+    });
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+
+    await page.goto(baseUrl);
+    await page.getByTestId('simulated-badge').waitFor({ state: 'visible', timeout: 30_000 });
+    expect(await page.getByTestId('simulated-badge').textContent()).toContain('SIMULATED FLEET');
+
+    const powerNow = page.getByTestId('power-now');
+    await expect
+      .poll(async () => parseWatts(await powerNow.textContent()), { timeout: 30_000, interval: 250 })
+      .toBeGreaterThan(0);
+
+    const chart = page.getByTestId('fleet-chart');
+    await chart.locator('canvas').first().waitFor({ state: 'visible' });
+    const before = await chart.screenshot();
+    await page.waitForTimeout(3_000);
+    const after = await chart.screenshot({ path: join(RESULTS, 'overview-chart.png') });
+    expect(after.equals(before), 'the chart did not change in 3 s of live data').toBe(false);
+
+    await page.screenshot({ path: join(RESULTS, 'overview.png') });
+    expect(foreign, 'requests to hosts other than 127.0.0.1').toEqual([]);
+    expect(pageErrors, 'uncaught errors in the page').toEqual([]);
+    await page.close();
+  });
+});

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { ingest } from '../../../server/core/ingest.js';
+import { gpuWindow, info, status, windowWithRawPower } from '../../helpers/windows.js';
+
+const policy = { prefix: 'kilowatch/v1', maxPayloadBytes: 262_144, maxFutureMs: 5000 };
+const NOW = 1_764_000_003_000;
+const TOPIC = 'kilowatch/v1/dc1/node-1/gpu';
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+function reasonFor(topic: string, payload: string | Uint8Array) {
+  const m = ingest(topic, typeof payload === 'string' ? bytes(payload) : payload, policy, NOW);
+  return m.kind === 'reject' ? m.reason : m.kind;
+}
+
+describe('ingest', () => {
+  it('accepts a window, a status and an info, naming site and host', () => {
+    const m = ingest(TOPIC, bytes(JSON.stringify(gpuWindow())), policy, NOW);
+    expect(m).toMatchObject({ kind: 'gpu', site: 'dc1', host: 'node-1' });
+    expect(reasonFor('kilowatch/v1/dc1/node-1/status', JSON.stringify(status()))).toBe('status');
+    expect(reasonFor('kilowatch/v1/dc1/node-1/info', JSON.stringify(info()))).toBe('info');
+  });
+
+  // The malformed cases of the foundation issue's acceptance list, each with its counted reason.
+  it.each([
+    ['invalid JSON', TOPIC, '{"v":1,"seq":', 'invalid_json'],
+    ['a wrong topic', 'kilowatch/v1/dc1/gpu', JSON.stringify(gpuWindow()), 'bad_topic'],
+    ['a topic outside the prefix', 'elsewhere/dc1/node-1/gpu', JSON.stringify(gpuWindow()), 'bad_topic'],
+    ['an unknown stream', 'kilowatch/v1/dc1/node-1/cpu', JSON.stringify(gpuWindow()), 'unknown_stream'],
+    ['a missing field', TOPIC, JSON.stringify({ ...gpuWindow(), seq: undefined }), 'missing_field'],
+    ['null power', TOPIC, windowWithRawPower('mean', 'null'), 'not_a_number'],
+    ['"NaN" power', TOPIC, windowWithRawPower('mean', '"NaN"'), 'not_a_number'],
+    ['1e999 power (Infinity)', TOPIC, windowWithRawPower('max', '1e999'), 'non_finite'],
+    ['negative power', TOPIC, windowWithRawPower('min', '-3'), 'negative'],
+    ['a window an hour ahead', TOPIC, JSON.stringify(gpuWindow({ ts: 1_764_003_600_000 })), 'future'],
+  ])('rejects %s', (_name, topic, payload, reason) => {
+    expect(reasonFor(topic, payload)).toBe(reason);
+  });
+
+  it('rejects a 10 MB payload by its size, before parsing it', () => {
+    const huge = new Uint8Array(10 * 1024 * 1024).fill(0x7b); // "{{{{..." would also be invalid JSON
+    const m = ingest(TOPIC, huge, policy, NOW);
+    expect(m).toMatchObject({ kind: 'reject', reason: 'oversized', site: 'dc1', host: 'node-1' });
+  });
+
+  it('allows the configured clock skew, and no more', () => {
+    expect(reasonFor(TOPIC, JSON.stringify(gpuWindow({ ts: NOW + 5000 })))).toBe('gpu');
+    expect(reasonFor(TOPIC, JSON.stringify(gpuWindow({ ts: NOW + 6000 })))).toBe('future');
+  });
+
+  it('treats an empty retained status as cleared, but an empty window as invalid', () => {
+    expect(reasonFor('kilowatch/v1/dc1/node-1/status', '')).toBe('cleared');
+    expect(reasonFor(TOPIC, '')).toBe('invalid_json');
+  });
+
+  it('never throws, whatever the bytes', () => {
+    let seed = 42;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const good = JSON.stringify(gpuWindow());
+    for (let i = 0; i < 2000; i++) {
+      const chars = [...good];
+      for (let k = 0; k < 3; k++) chars[Math.floor(rand() * chars.length)] = String.fromCharCode(Math.floor(rand() * 128));
+      expect(() => ingest(TOPIC, bytes(chars.join('')), policy, NOW)).not.toThrow();
+    }
+  });
+});
