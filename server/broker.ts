@@ -25,7 +25,12 @@ export class EmbeddedBroker {
     this.aedes = aedes;
     const server = createServer((socket) => aedes.handle(socket));
     this.server = server;
-    await listenOrExplain(server, this.host, this.port, 'MQTT (embedded broker)', '--mqtt-port or KILOWATCH_MQTT_PORT');
+    try {
+      await listenOrExplain(server, this.host, this.port, 'embedded MQTT broker', '--mqtt-port or KILOWATCH_MQTT_PORT');
+    } catch (err) {
+      await this.stop(); // Aedes holds timers that would keep the process alive
+      throw err;
+    }
     const { port } = server.address() as AddressInfo;
     return `mqtt://${this.host.includes(':') ? `[${this.host}]` : this.host}:${port}`;
   }
@@ -34,6 +39,8 @@ export class EmbeddedBroker {
     const aedes = this.aedes;
     const server = this.server;
     if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (server?.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+    this.aedes = undefined;
+    this.server = undefined;
   }
 }
