@@ -7,76 +7,17 @@
  * Needs `npm run build` first (bin/kilowatch.js runs compiled output, §8
  * "Node 20") and Chromium from Debian (`apt-get install chromium`).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type KilowatchProcess, ROOT, startKilowatch, tempDir } from '../helpers/kilowatch-process.js';
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
-const BIN = join(REPO, 'bin', 'kilowatch.js');
-const RESULTS = join(REPO, 'test-results');
-const READY = /http:\/\/127\.0\.0\.1:(\d+)/;
-const READY_TIMEOUT_MS = 60_000;
-const EXIT_TIMEOUT_MS = 15_000;
+const RESULTS = join(ROOT, 'test-results');
 
-let server: ChildProcess | null = null;
-let serverLog = '';
-let dataDir = '';
-let baseUrl = '';
+let server: KilowatchProcess | undefined;
 let browser: Browser | null = null;
-
-/** Starts `kilowatch all` on free ports and resolves with its base URL once it prints one. */
-function startServer(): Promise<string> {
-  const child = spawn(
-    process.execPath,
-    [BIN, 'all', '--port', '0', '--mqtt-port', '0', '--data-dir', dataDir],
-    { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  server = child;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`kilowatch printed no http://127.0.0.1:<port> within ${READY_TIMEOUT_MS} ms:\n${serverLog}`)),
-      READY_TIMEOUT_MS,
-    );
-    const onData = (chunk: Buffer) => {
-      serverLog += chunk.toString();
-      const match = READY.exec(serverLog);
-      if (match) {
-        clearTimeout(timer);
-        resolve(`http://127.0.0.1:${match[1]}/`);
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`kilowatch exited before it was ready (code ${code}, signal ${signal}):\n${serverLog}`));
-    });
-  });
-}
-
-/** SIGINT, then wait: a clean stop is part of the contract (§6.7), so hanging fails the run. */
-async function stopServer(): Promise<void> {
-  const child = server;
-  server = null;
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), EXIT_TIMEOUT_MS);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-  child.kill('SIGINT');
-  if (!(await exited)) {
-    child.kill('SIGKILL');
-    throw new Error(`kilowatch did not exit within ${EXIT_TIMEOUT_MS} ms of SIGINT:\n${serverLog.slice(-4000)}`);
-  }
-}
 
 /** "48.2 kW" -> 48200. NaN when the text is not a power reading (e.g. the "–" placeholder). */
 function parseWatts(text: string | null): number {
@@ -99,12 +40,11 @@ describe('web UI: overview page in Chromium', () => {
     if (!existsSync(CHROMIUM)) {
       throw new Error(`Chromium not found at ${CHROMIUM}. Install it with \`apt-get install chromium\` (Debian); .ci/run does this.`);
     }
-    if (!existsSync(BIN) || !existsSync(join(REPO, 'dist', 'web', 'index.html'))) {
-      throw new Error('bin/kilowatch.js or dist/web/index.html is missing: run `npm run build` first.');
+    if (!existsSync(join(ROOT, 'dist', 'web', 'index.html'))) {
+      throw new Error('dist/web/index.html is missing: run `npm run build` first.');
     }
     mkdirSync(RESULTS, { recursive: true });
-    dataDir = mkdtempSync(join(tmpdir(), 'kilowatch-browser-'));
-    baseUrl = await startServer();
+    server = await startKilowatch(['all', '--port', '0', '--mqtt-port', '0', '--data-dir', tempDir('browser')], /kilowatch: open http/);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -122,11 +62,8 @@ describe('web UI: overview page in Chromium', () => {
 
   afterAll(async () => {
     await browser?.close();
-    try {
-      await stopServer();
-    } finally {
-      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-    }
+    // A clean stop on SIGINT is part of the contract (§6.7).
+    expect(await server?.stop('SIGINT')).toBe(0);
   });
 
   it('shows simulated fleet power, a moving chart, and talks only to its own host', async () => {
@@ -142,7 +79,7 @@ describe('web UI: overview page in Chromium', () => {
     });
     page.on('pageerror', (err) => pageErrors.push(err.message));
 
-    await page.goto(baseUrl);
+    await page.goto(server!.httpUrl!);
     await page.getByTestId('simulated-badge').waitFor({ state: 'visible', timeout: 30_000 });
     expect(await page.getByTestId('simulated-badge').textContent()).toContain('SIMULATED FLEET');
 
