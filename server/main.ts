@@ -59,7 +59,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     await mqtt.start();
     stops.push(() => mqtt.stop());
 
-    const hub = new LiveHub(live, { tickMs: 1000, maxBufferedBytes: 4 * 1024 * 1024, maxBehindMs: 30_000, now });
+    const hub = new LiveHub(live, { tickMs: 1000, maxBufferedBytes: 4 * 1024 * 1024, maxBehindMs: 30_000, settleMs: 2000, now });
     hub.start();
     stops.push(() => hub.stop());
 

@@ -67,8 +67,8 @@ export class FleetHistory {
     return contribution;
   }
 
-  private rows(filter: (ts: number) => boolean, hostsKnown: number): number[][] {
-    const live = this.ring.filter((b): b is Bucket => b !== undefined && b.ts > this.newest - this.capacity * BUCKET_MS && filter(b.ts));
+  private rows(filter: (ts: number) => boolean, hostsKnown: number, before: number): number[][] {
+    const live = this.ring.filter((b): b is Bucket => b !== undefined && b.ts > this.newest - this.capacity * BUCKET_MS && b.ts < before && filter(b.ts));
     live.sort((a, b) => a.ts - b.ts);
     return [
       live.map((b) => b.ts),
@@ -78,15 +78,21 @@ export class FleetHistory {
     ];
   }
 
-  /** Columnar [ts[], power_w[], peak_upper_w[], coverage[]] of the whole ring (protocol/ws.ts FLEET_COLUMNS). */
-  columns(hostsKnown: number): number[][] {
-    return this.rows(() => true, hostsKnown);
+  /**
+   * Columnar [ts[], power_w[], peak_upper_w[], coverage[]] of the ring
+   * (protocol/ws.ts FLEET_COLUMNS), for buckets that start before `before`.
+   * Hosts publish at offsets up to half a window after it closes, so the
+   * newest buckets are still filling; showing them would draw a false dip.
+   */
+  columns(hostsKnown: number, before = Infinity): number[][] {
+    return this.rows(() => true, hostsKnown, before);
   }
 
-  /** The buckets changed since the last call, in the same columnar form. */
-  takeChanged(hostsKnown: number): number[][] {
-    const changed = new Set(this.dirty);
-    this.dirty.clear();
-    return this.rows((ts) => changed.has(ts), hostsKnown);
+  /** The buckets before `before` changed since the last call, in the same columnar form; newer ones stay pending. */
+  takeChanged(hostsKnown: number, before = Infinity): number[][] {
+    const ready = [...this.dirty].filter((ts) => ts < before);
+    for (const ts of ready) this.dirty.delete(ts);
+    const set = new Set(ready);
+    return this.rows((ts) => set.has(ts), hostsKnown, before);
   }
 }

@@ -18,6 +18,8 @@ export interface LiveHubOptions {
   maxBufferedBytes: number;
   /** A client behind for longer than this is disconnected. */
   maxBehindMs: number;
+  /** Buckets younger than this are still receiving windows (publish offsets) and are held back. */
+  settleMs: number;
   now: () => number;
 }
 
@@ -89,7 +91,7 @@ export class LiveHub {
   private sendFleet(client: Client): void {
     const now = this.opts.now();
     const known = this.live.summary(now).hosts;
-    this.send(client, { type: 'data', view: 'fleet', replace: true, columns: this.live.history.columns(known) });
+    this.send(client, { type: 'data', view: 'fleet', replace: true, columns: this.live.history.columns(known, now - this.opts.settleMs) });
     this.send(client, { type: 'summary', view: 'fleet', summary: this.live.summary(now) });
     client.needsReplace = false;
   }
@@ -101,7 +103,7 @@ export class LiveHub {
   tick(): void {
     const now = this.opts.now();
     const summary = this.live.summary(now);
-    const changed = this.live.history.takeChanged(summary.hosts);
+    const changed = this.live.history.takeChanged(summary.hosts, now - this.opts.settleMs);
     const delta = JSON.stringify({ type: 'data', view: 'fleet', replace: false, columns: changed } satisfies ServerMessage);
     const summaryFrame = JSON.stringify({ type: 'summary', view: 'fleet', summary } satisfies ServerMessage);
     for (const c of this.clients) {

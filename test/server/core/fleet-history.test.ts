@@ -54,4 +54,14 @@ describe('fleet history', () => {
     h.add(T + 1000, 1000, 3, 3, undefined);
     expect(h.takeChanged(1)).toEqual([[T + 1000], [5], [5], [1]]);
   });
+
+  it('holds back buckets that are still filling, and sends them once settled', () => {
+    const h = new FleetHistory(60);
+    h.add(T, 1000, 10, 10, undefined);
+    h.add(T + 1000, 1000, 20, 20, undefined);
+    expect(h.columns(1, T + 1000)[0]).toEqual([T]);
+    expect(h.takeChanged(1, T + 1000)[0]).toEqual([T]);
+    expect(h.takeChanged(1, T + 1000)[0]).toEqual([]);
+    expect(h.takeChanged(1, T + 2000)[0]).toEqual([T + 1000]);
+  });
 });
