@@ -16,6 +16,8 @@ export interface ServerConfig {
   readonly storeFlushMs: number;
   readonly storeMaxPendingRows: number;
   readonly duckdbMemoryLimit: string;
+  readonly ackIntervalMs: number;
+  readonly deliveryStateDays: number;
 }
 
 export function serverConfig(v: Values): ServerConfig {
@@ -33,5 +35,7 @@ export function serverConfig(v: Values): ServerConfig {
     storeFlushMs: v.get('server.store_flush_ms') as number,
     storeMaxPendingRows: v.get('server.store_max_pending_rows') as number,
     duckdbMemoryLimit: v.get('server.duckdb_memory_limit') as string,
+    ackIntervalMs: v.get('server.ack_interval_ms') as number,
+    deliveryStateDays: v.get('server.delivery_state_days') as number,
   });
 }

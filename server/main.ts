@@ -5,10 +5,12 @@
  */
 import type { ServerConfig } from './config.js';
 import { EmbeddedBroker } from './broker.js';
+import { DeliveryLedger } from './core/delivery.js';
 import { LiveState } from './core/live-state.js';
 import { RejectLog } from './core/reject-log.js';
 import { HttpServer } from './http/http-server.js';
 import { fleetView, healthView } from './http/views.js';
+import { AckPublisher } from './mqtt/ack-publisher.js';
 import { IngestClient } from './mqtt/ingest-client.js';
 import { Pipeline } from './pipeline.js';
 import { DuckDbStore } from './store/duckdb-store.js';
@@ -36,12 +38,16 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   };
 
   try {
+    const ledger = new DeliveryLedger();
     const store = new DuckDbStore({
       dataDir: config.dataDir, flushMs: config.storeFlushMs, maxPendingRows: config.storeMaxPendingRows,
-      memoryLimit: config.duckdbMemoryLimit, now,
+      memoryLimit: config.duckdbMemoryLimit, now, hooks: ledger,
     });
     await store.start();
     stops.push(() => store.stop());
+    // Keep each boot's delivery state at least as long as the longest spool age (§3).
+    const keepSince = now() - config.deliveryStateDays * 86_400_000;
+    ledger.load(await store.loadDelivery(keepSince));
 
     let brokerUrl = config.brokerUrl;
     const embedded = brokerUrl === '';
@@ -54,10 +60,18 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     const live = new LiveState(config.historyMinutes * 60);
     const rejects = new RejectLog();
     const policy = { prefix: config.prefix, maxPayloadBytes: config.maxPayloadBytes, maxFutureMs: config.maxFutureMs };
-    const pipeline = new Pipeline(policy, live, rejects, store, now, log);
+    const pipeline = new Pipeline(policy, live, rejects, store, ledger, now, log);
     const mqtt = new IngestClient({ url: brokerUrl, prefix: config.prefix, sites: config.sites, onMessage: (t, p) => pipeline.handle(t, p), log });
     await mqtt.start();
-    stops.push(() => mqtt.stop());
+    const acks = new AckPublisher(ledger, mqtt, config.prefix, config.ackIntervalMs, now);
+    acks.start();
+    stops.push(async () => {
+      // Commit what is buffered and acknowledge it while the broker is still reachable.
+      acks.stop();
+      await store.flush();
+      acks.publishDue();
+      await mqtt.stop();
+    });
 
     const hub = new LiveHub(live, { tickMs: 1000, maxBufferedBytes: 4 * 1024 * 1024, maxBehindMs: 30_000, settleMs: 2000, now });
     hub.start();
@@ -73,6 +87,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
         '/api/v1/health': () =>
           healthView({
             now: now(), startedAt, version: deps.version, rejects, pipeline: pipeline.counters, store: store.stats(now()), live,
+            delivery: { ...ledger.totals(), acks_sent: acks.sent, acks_unsent: acks.unsent },
             mqtt: { url: brokerUrl, embedded, connected: mqtt.connected, received: mqtt.received, reconnects: mqtt.reconnects },
             ws: { clients: hub.clientCount, frames_skipped: hub.framesSkipped, disconnected_slow: hub.disconnectedSlow },
           }),

@@ -4,6 +4,7 @@
  * synchronous and never throws into the MQTT client: the catch below is the
  * last line of defence and counts what reaches it as `internal_error`.
  */
+import type { DeliveryLedger } from './core/delivery.js';
 import type { IngestPolicy } from './core/ingest.js';
 import { ingest } from './core/ingest.js';
 import type { LiveState } from './core/live-state.js';
@@ -13,18 +14,20 @@ import type { WindowStore } from './store/store.js';
 export interface PipelineCounters {
   windows: number;
   late: number;
+  duplicates: number;
   store_refused: number;
   internal_errors: number;
 }
 
 export class Pipeline {
-  readonly counters: PipelineCounters = { windows: 0, late: 0, store_refused: 0, internal_errors: 0 };
+  readonly counters: PipelineCounters = { windows: 0, late: 0, duplicates: 0, store_refused: 0, internal_errors: 0 };
 
   constructor(
     private readonly policy: IngestPolicy,
     private readonly live: LiveState,
     private readonly rejects: RejectLog,
     private readonly store: WindowStore,
+    private readonly ledger: DeliveryLedger,
     private readonly now: () => number,
     private readonly log: (line: string) => void,
   ) {}
@@ -36,12 +39,28 @@ export class Pipeline {
       switch (m.kind) {
         case 'reject':
           this.rejects.add({ at: now, reason: m.reason, detail: m.detail, site: m.site, host: m.host });
+          // A permanent reject is settled, so it never holds the collector's watermark back.
+          if (m.header && m.site !== undefined && m.host !== undefined) {
+            const key = { site: m.site, host: m.host, stream: m.header.stream, bootId: m.header.boot_id };
+            this.ledger.reject(key, m.header.seq, m.header.first_seq, now);
+          }
           return;
-        case 'gpu':
+        case 'gpu': {
+          const w = m.window;
+          const key = { site: m.site, host: m.host, stream: 'gpu', bootId: w.boot_id };
+          if (this.ledger.offer(key, w.seq, w.first_seq, now) === 'duplicate') {
+            this.counters.duplicates += 1;
+            return;
+          }
           this.counters.windows += 1;
-          if (this.live.applyWindow(m.site, m.host, m.window, now) === 'late') this.counters.late += 1;
-          if (!this.store.enqueue({ site: m.site, host: m.host, window: m.window, receivedAt: now })) this.counters.store_refused += 1;
+          if (this.live.applyWindow(m.site, m.host, w, now) === 'late') this.counters.late += 1;
+          if (!this.store.enqueue({ key, window: w, receivedAt: now })) {
+            // Not settled, so not acknowledged: the collector resends it when the store has room.
+            this.ledger.abandon(key, w.seq);
+            this.counters.store_refused += 1;
+          }
           return;
+        }
         case 'status':
           this.live.applyStatus(m.site, m.host, m.status);
           return;

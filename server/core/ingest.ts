@@ -26,7 +26,29 @@ export type Ingested =
   | (From & { kind: 'info'; info: HostInfo })
   /** An empty retained payload clears a retained topic: nothing to do. */
   | (From & { kind: 'cleared' })
-  | { kind: 'reject'; reason: RejectReason; detail: string; site?: string; host?: string };
+  | {
+      kind: 'reject'; reason: RejectReason; detail: string; site?: string; host?: string;
+      /** The stream header, when it could be read: a permanent reject is then settled and acknowledged. */
+      header?: SettleHeader;
+    };
+
+export interface SettleHeader {
+  stream: string;
+  boot_id: string;
+  seq: number;
+  first_seq?: number;
+}
+
+/** Reads just enough of a rejected message to settle it; undefined when even that is broken. */
+export function readHeader(stream: string, value: unknown): SettleHeader | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const o = value as Record<string, unknown>;
+  const { boot_id, seq, first_seq } = o;
+  if (typeof boot_id !== 'string' || boot_id.length === 0 || boot_id.length > 64) return undefined;
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return undefined;
+  const first = typeof first_seq === 'number' && Number.isSafeInteger(first_seq) && first_seq >= 0 && first_seq <= seq ? first_seq : undefined;
+  return first === undefined ? { stream, boot_id, seq } : { stream, boot_id, seq, first_seq: first };
+}
 
 export function ingest(topic: string, payload: Uint8Array, policy: IngestPolicy, now: number): Ingested {
   const parsedTopic = parseHostTopic(policy.prefix, topic);
@@ -55,9 +77,10 @@ export function ingest(topic: string, payload: Uint8Array, policy: IngestPolicy,
     return r.ok ? { kind: 'info', site, host, info: r.value } : reject(r.reason, r.detail);
   }
   const r = validateGpuWindow(json.value);
-  if (!r.ok) return reject(r.reason, r.detail);
+  if (!r.ok) return { ...reject(r.reason, r.detail), header: readHeader('gpu', json.value) } as Ingested;
   if (r.value.ts > now + policy.maxFutureMs) {
-    return reject('future', `window starts ${Math.round((r.value.ts - now) / 1000)} s in the future (allowed skew ${policy.maxFutureMs} ms)`);
+    const detail = `window starts ${Math.round((r.value.ts - now) / 1000)} s in the future (allowed skew ${policy.maxFutureMs} ms)`;
+    return { ...reject('future', detail), header: readHeader('gpu', json.value) } as Ingested;
   }
   return { kind: 'gpu', site, host, window: r.value };
 }

@@ -54,6 +54,7 @@ export interface HealthInputs {
   mqtt: { url: string; embedded: boolean; connected: boolean; received: number; reconnects: number };
   live: LiveState;
   ws: { clients: number; frames_skipped: number; disconnected_slow: number };
+  delivery: { streams: number; duplicates: number; rejected_settled: number; lost_windows: number; acks_sent: number; acks_unsent: number };
 }
 
 /** GET /api/v1/health: rejects by reason, drops, store lag, and an overall state. */
@@ -65,7 +66,7 @@ export function healthView(h: HealthInputs) {
     version: h.version,
     uptime_s: Math.round((h.now - h.startedAt) / 1000),
     mqtt: h.mqtt,
-    ingest: { windows: h.pipeline.windows, late_windows: h.pipeline.late, internal_errors: h.pipeline.internal_errors },
+    ingest: { windows: h.pipeline.windows, late_windows: h.pipeline.late, duplicates: h.pipeline.duplicates, internal_errors: h.pipeline.internal_errors },
     rejects: { total: rejects.total, by_reason: rejects.by_reason, recent: rejects.recent },
     drops: {
       store_buffer_rows: h.store.dropped_rows,
@@ -73,6 +74,7 @@ export function healthView(h: HealthInputs) {
       host_limit_messages: h.live.droppedHostLimit,
       ws_frames_skipped: h.ws.frames_skipped,
     },
+    delivery: h.delivery,
     store: h.store,
     ws: h.ws,
   };

@@ -65,6 +65,14 @@ export class IngestClient {
     }
   }
 
+  /** Publishes (QoS 1, not retained) when connected; returns false otherwise. */
+  publish(topic: string, payload: string): boolean {
+    const client = this.client;
+    if (!client?.connected) return false;
+    client.publish(topic, payload, { qos: 1 });
+    return true;
+  }
+
   async stop(): Promise<void> {
     await this.client?.endAsync().catch(() => undefined);
   }

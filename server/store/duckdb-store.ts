@@ -10,7 +10,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { Stat } from '../../protocol/payloads.js';
-import type { StoreStats, StoredWindow, WindowStore } from './store.js';
+import type { DeliveryRow } from '../core/delivery.js';
+import type { CommitHooks, StoreStats, StoredWindow, WindowStore } from './store.js';
 import { WriteBuffer } from './write-buffer.js';
 
 export interface DuckDbStoreOptions {
@@ -19,6 +20,7 @@ export interface DuckDbStoreOptions {
   maxPendingRows: number;
   memoryLimit: string;
   now: () => number;
+  hooks: CommitHooks;
 }
 
 export const GPU_WINDOWS_DDL = `
@@ -30,6 +32,16 @@ CREATE TABLE IF NOT EXISTS gpu_windows (
   util_mean_pct DOUBLE, mem_used_mean_mib DOUBLE, temp_max_c DOUBLE, sm_clock_mean_mhz DOUBLE,
   power_limit_w DOUBLE, received_ms BIGINT NOT NULL
 )`;
+
+/** One row per (site, host, stream, boot_id): the settled seqs as a watermark and ranges (JSON). Small, so a key is cheap. */
+export const DELIVERY_DDL = `
+CREATE TABLE IF NOT EXISTS delivery_streams (
+  site VARCHAR NOT NULL, host VARCHAR NOT NULL, stream VARCHAR NOT NULL, boot_id VARCHAR NOT NULL,
+  watermark BIGINT NOT NULL, ranges VARCHAR NOT NULL, rejected BIGINT NOT NULL, lost BIGINT NOT NULL,
+  lost_ranges VARCHAR NOT NULL, updated_ms BIGINT NOT NULL,
+  PRIMARY KEY (site, host, stream, boot_id)
+)`;
+const STAGING_DDL = `CREATE TEMP TABLE delivery_staging AS SELECT * FROM delivery_streams LIMIT 0`;
 
 export class DuckDbStore implements WindowStore {
   private instance: DuckDBInstance | undefined;
@@ -60,7 +72,21 @@ export class DuckDbStore implements WindowStore {
     }
     this.conn = await this.instance.connect();
     await this.conn.run(GPU_WINDOWS_DDL);
+    await this.conn.run(DELIVERY_DDL);
+    await this.conn.run(STAGING_DDL);
     this.timer = setInterval(() => void this.flush(), this.opts.flushMs);
+  }
+
+  async loadDelivery(sinceMs: number): Promise<DeliveryRow[]> {
+    if (!this.conn) throw new Error('store not started');
+    await this.conn.run(`DELETE FROM delivery_streams WHERE updated_ms < ${Math.floor(sinceMs)}`);
+    const rows = (await this.conn.runAndReadAll('SELECT * FROM delivery_streams')).getRowObjectsJS();
+    return rows.map((r) => ({
+      site: r.site as string, host: r.host as string, stream: r.stream as string, bootId: r.boot_id as string,
+      watermark: Number(r.watermark), ranges: JSON.parse(r.ranges as string) as [number, number][],
+      rejected: Number(r.rejected), lost: Number(r.lost), lostRanges: JSON.parse(r.lost_ranges as string) as [number, number][],
+      updatedMs: Number(r.updated_ms),
+    }));
   }
 
   enqueue(item: StoredWindow): boolean {
@@ -77,13 +103,17 @@ export class DuckDbStore implements WindowStore {
 
   private async writeBatch(conn: DuckDBConnection): Promise<void> {
     const batch = this.buffer.take();
+    const settled = batch.map((item) => ({ key: item.key, seq: item.window.seq }));
     let rows = 0;
     try {
+      const delivery = this.opts.hooks.rowsForCommit(settled, this.opts.now());
       await conn.run('BEGIN TRANSACTION');
       const appender = await conn.createAppender('gpu_windows');
       for (const item of batch) rows += appendWindow(appender, item);
       appender.closeSync(); // flushes the appended rows into the open transaction
+      if (delivery.length > 0) await upsertDelivery(conn, delivery);
       await conn.run('COMMIT');
+      this.opts.hooks.committed(settled);
       this.written += rows;
       this.batches += 1;
       this.lastError = null;
@@ -119,6 +149,27 @@ export class DuckDbStore implements WindowStore {
   }
 }
 
+/** Windows and their delivery state commit together: stage the rows, then replace by key. */
+async function upsertDelivery(conn: DuckDBConnection, rows: readonly DeliveryRow[]): Promise<void> {
+  const a = await conn.createAppender('delivery_staging', 'main', 'temp');
+  for (const r of rows) {
+    a.appendVarchar(r.site);
+    a.appendVarchar(r.host);
+    a.appendVarchar(r.stream);
+    a.appendVarchar(r.bootId);
+    a.appendBigInt(BigInt(r.watermark));
+    a.appendVarchar(JSON.stringify(r.ranges));
+    a.appendBigInt(BigInt(r.rejected));
+    a.appendBigInt(BigInt(r.lost));
+    a.appendVarchar(JSON.stringify(r.lostRanges));
+    a.appendBigInt(BigInt(r.updatedMs));
+    a.endRow();
+  }
+  a.closeSync();
+  await conn.run('INSERT OR REPLACE INTO delivery_streams SELECT * FROM delivery_staging');
+  await conn.run('DELETE FROM delivery_staging');
+}
+
 function appendStatPart(a: DuckDBAppender, stat: Stat | undefined, part: keyof Stat): void {
   const v = stat?.[part];
   if (v === undefined) a.appendNull();
@@ -134,8 +185,8 @@ function appendOptional(a: DuckDBAppender, v: number | undefined): void {
 function appendWindow(a: DuckDBAppender, item: StoredWindow): number {
   const w = item.window;
   for (const g of w.gpus) {
-    a.appendVarchar(item.site);
-    a.appendVarchar(item.host);
+    a.appendVarchar(item.key.site);
+    a.appendVarchar(item.key.host);
     a.appendVarchar(w.boot_id);
     a.appendBigInt(BigInt(w.seq));
     a.appendBigInt(BigInt(w.ts));

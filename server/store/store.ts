@@ -4,12 +4,23 @@
  * dropped and counted. Engines: duckdb-store.ts (the embedded default).
  */
 import type { GpuWindow } from '../../protocol/payloads.js';
+import type { DeliveryRow, StreamKey } from '../core/delivery.js';
 
 export interface StoredWindow {
-  site: string;
-  host: string;
+  /** (site, host, stream, boot_id): the delivery stream the window belongs to. */
+  key: StreamKey;
   window: GpuWindow;
   receivedAt: number;
+}
+
+/**
+ * The delivery state travels with the data (protocol/README.md, "Delivery"):
+ * an engine asks for the rows to persist in the same transaction as a batch,
+ * and reports the batch once it is durable, so nothing is acknowledged early.
+ */
+export interface CommitHooks {
+  rowsForCommit(batch: readonly { key: StreamKey; seq: number }[], now: number): DeliveryRow[];
+  committed(batch: readonly { key: StreamKey; seq: number }[]): void;
 }
 
 export interface StoreStats {
@@ -30,6 +41,8 @@ export interface StoreStats {
 
 export interface WindowStore {
   start(): Promise<void>;
+  /** The delivery state persisted by earlier runs, for streams updated since `sinceMs`. */
+  loadDelivery(sinceMs: number): Promise<DeliveryRow[]>;
   /** Buffers a window for the next batch; false when the buffer is full (the rows are counted as dropped). */
   enqueue(item: StoredWindow): boolean;
   /** Writes everything buffered now. */

@@ -1,6 +1,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DeliveryLedger } from '../../../server/core/delivery.js';
 import { DuckDbStore } from '../../../server/store/duckdb-store.js';
 import { tempDir } from '../../helpers/kilowatch-process.js';
 import { gpuWindow } from '../../helpers/windows.js';
@@ -10,10 +11,11 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function store(maxPendingRows = 1000) {
-  const dataDir = tempDir('duckdb');
+const key = (host = 'n1', bootId = 'b00t') => ({ site: 'dc', host, stream: 'gpu', bootId });
+
+function store(maxPendingRows = 1000, ledger = new DeliveryLedger(), dataDir = tempDir('duckdb')) {
   dirs.push(dataDir);
-  return new DuckDbStore({ dataDir, flushMs: 60_000, maxPendingRows, memoryLimit: '256MB', now: () => 1_764_000_010_000 });
+  return new DuckDbStore({ dataDir, flushMs: 60_000, maxPendingRows, memoryLimit: '256MB', now: () => 1_764_000_010_000, hooks: ledger });
 }
 
 async function query(path: string, sql: string) {
@@ -31,7 +33,7 @@ describe('DuckDB store (a real file)', () => {
     await s.start();
     const w = gpuWindow({ seq: 7 });
     delete w.gpus[1]!.energy_mj;
-    expect(s.enqueue({ site: 'dc', host: 'n1', window: w, receivedAt: 1_764_000_001_000 })).toBe(true);
+    expect(s.enqueue({ key: key(), window: w, receivedAt: 1_764_000_001_000 })).toBe(true);
     expect(s.stats(1_764_000_001_500)).toMatchObject({ pending_rows: 2, lag_ms: 500 });
     await s.stop();
     const rows = await query(s.path, 'SELECT host, seq, gpu_id, power_mean_w, power_max_w, energy_mj, temp_max_c FROM gpu_windows ORDER BY gpu_id');
@@ -45,7 +47,7 @@ describe('DuckDB store (a real file)', () => {
     const s = store(1000);
     await s.start();
     let accepted = 0;
-    for (let i = 0; i < 600; i++) if (s.enqueue({ site: 'dc', host: 'n1', window: gpuWindow({ seq: i }), receivedAt: 0 })) accepted++;
+    for (let i = 0; i < 600; i++) if (s.enqueue({ key: key(), window: gpuWindow({ seq: i }), receivedAt: 0 })) accepted++;
     expect(accepted).toBe(500);
     expect(s.stats(0)).toMatchObject({ pending_rows: 1000, dropped_rows: 200 });
     await s.flush();
@@ -58,7 +60,7 @@ describe('DuckDB store (a real file)', () => {
     await s.start();
     const conn = (s as unknown as { conn: { run(sql: string): Promise<unknown> } }).conn;
     await conn.run('ALTER TABLE gpu_windows RENAME TO gpu_windows_away'); // the append target disappears
-    s.enqueue({ site: 'dc', host: 'n1', window: gpuWindow(), receivedAt: 0 });
+    s.enqueue({ key: key(), window: gpuWindow(), receivedAt: 0 });
     await s.flush();
     expect(s.stats(0)).toMatchObject({ pending_rows: 2, written_rows: 0, degraded: true });
     expect(s.stats(0).last_error).toMatch(/gpu_windows/);
@@ -73,5 +75,42 @@ describe('DuckDB store (a real file)', () => {
     const s = store();
     mkdirSync(s.path, { recursive: true }); // a directory where the database file should be
     await expect(s.start()).rejects.toThrow(`cannot open the DuckDB file ${s.path}`);
+  });
+
+  it('commits the delivery state with the windows, acknowledges only after, and reloads it', async () => {
+    const ledger = new DeliveryLedger();
+    const s = store(1000, ledger);
+    await s.start();
+    for (const seq of [0, 1, 3]) {
+      expect(ledger.offer(key(), seq, 0, 0)).toBe('new');
+      s.enqueue({ key: key(), window: gpuWindow({ seq }), receivedAt: 0 });
+    }
+    expect(ledger.takeAcks(0)).toEqual([]);
+    await s.flush();
+    expect(ledger.takeAcks(0)[0]!.ack.acks[0]).toMatchObject({ watermark: 1, ranges: [[3, 3]] });
+    await s.stop();
+
+    const again = store(1000, new DeliveryLedger(), dirs.at(-1));
+    await again.start();
+    const rows = await again.loadDelivery(0);
+    expect(rows).toEqual([{ ...key(), watermark: 1, ranges: [[3, 3]], rejected: 0, lost: 0, lostRanges: [], updatedMs: 1_764_000_010_000 }]);
+    expect(await again.loadDelivery(1_764_000_010_001)).toEqual([]); // older than the spool age: pruned
+    await again.stop();
+  });
+
+  it('acknowledges nothing from a batch that failed', async () => {
+    const ledger = new DeliveryLedger();
+    const s = store(1000, ledger);
+    await s.start();
+    const conn = (s as unknown as { conn: { run(sql: string): Promise<unknown> } }).conn;
+    await conn.run('DROP TABLE delivery_streams'); // the state table is gone: the whole batch must fail
+    ledger.offer(key(), 0, 0, 0);
+    s.enqueue({ key: key(), window: gpuWindow({ seq: 0 }), receivedAt: 0 });
+    await s.flush();
+    expect(s.stats(0)).toMatchObject({ written_rows: 0, pending_rows: 2, degraded: true });
+    expect(ledger.takeAcks(0)).toEqual([]);
+    await conn.run('ROLLBACK').catch(() => undefined);
+    const [row] = (await (s as any).conn.runAndReadAll('SELECT count(*)::INT AS n FROM gpu_windows')).getRowObjectsJS();
+    expect(row.n).toBe(0); // the windows of the failed batch were rolled back too
   });
 });

@@ -1,0 +1,213 @@
+/**
+ * The server side of end-to-end delivery (protocol/README.md, "Delivery").
+ * Per (site, host, stream, boot_id) it keeps what is settled (a watermark and
+ * ranges above it), what is waiting to be committed, the permanent rejects
+ * and the loss the collector declared through first_seq. Pure state: the
+ * store persists it in the same transaction as the windows it covers, and the
+ * ack publisher reads it.
+ */
+import type { Ack, AckEntry } from '../../protocol/payloads.js';
+import { type Range, SeqRanges, rangeCount } from './seq-ranges.js';
+
+export interface StreamKey {
+  site: string;
+  host: string;
+  stream: string;
+  bootId: string;
+}
+
+/** The persisted form of one stream's state (table delivery_streams). */
+export interface DeliveryRow extends StreamKey {
+  watermark: number;
+  ranges: Range[];
+  rejected: number;
+  lost: number;
+  lostRanges: Range[];
+  updatedMs: number;
+}
+
+interface StreamState {
+  key: StreamKey;
+  settled: SeqRanges;
+  /** Accepted, buffered, not yet committed: a copy arriving now is a duplicate, but it is not acknowledged yet. */
+  pending: Set<number>;
+  rejected: number;
+  lost: number;
+  /** The most recent loss ranges, for diagnosis; bounded. */
+  lostRanges: Range[];
+  updatedMs: number;
+}
+
+const MAX_LOST_RANGES = 50;
+
+export type Offer = 'new' | 'duplicate';
+
+export interface DeliveryTotals {
+  streams: number;
+  duplicates: number;
+  rejected_settled: number;
+  lost_windows: number;
+}
+
+export class DeliveryLedger {
+  private readonly streams = new Map<string, StreamState>();
+  /** Hosts whose acknowledgement changed since the last ack was sent. */
+  private readonly ackDirty = new Map<string, Set<StreamState>>();
+  /** Streams changed outside a commit (rejects, loss), persisted with the next batch. */
+  private readonly persistDirty = new Set<StreamState>();
+  duplicates = 0;
+
+  private static id(k: StreamKey): string {
+    return `${k.site}\n${k.host}\n${k.stream}\n${k.bootId}`;
+  }
+
+  private static hostId(site: string, host: string): string {
+    return `${site}\n${host}`;
+  }
+
+  private state(key: StreamKey, now: number): StreamState {
+    const id = DeliveryLedger.id(key);
+    let s = this.streams.get(id);
+    if (!s) {
+      s = { key: { ...key }, settled: new SeqRanges(), pending: new Set(), rejected: 0, lost: 0, lostRanges: [], updatedMs: now };
+      this.streams.set(id, s);
+    }
+    return s;
+  }
+
+  private markAck(s: StreamState): void {
+    const hid = DeliveryLedger.hostId(s.key.site, s.key.host);
+    let set = this.ackDirty.get(hid);
+    if (!set) this.ackDirty.set(hid, (set = new Set()));
+    set.add(s);
+  }
+
+  /** Restores persisted state at start. */
+  load(rows: readonly DeliveryRow[]): void {
+    for (const r of rows) {
+      const s = this.state(r, r.updatedMs);
+      s.settled = new SeqRanges(r.watermark, r.ranges.map(([a, b]) => [a, b] as Range));
+      s.rejected = r.rejected;
+      s.lost = r.lost;
+      s.lostRanges = r.lostRanges;
+    }
+  }
+
+  /**
+   * first_seq says the collector holds nothing below it: whatever below it is
+   * neither settled nor pending was dropped at the edge, and is recorded as loss.
+   */
+  private applyFirstSeq(s: StreamState, firstSeq: number): void {
+    if (firstSeq - 1 <= s.settled.watermark) return;
+    // Pending seqs are not lost (they wait in the write buffer) and must not be
+    // acknowledged before they are durable, so find the skipped seqs on a copy
+    // that counts them as present, then settle only the skipped ones.
+    const probe = new SeqRanges(s.settled.watermark, s.settled.ranges.map(([a, b]) => [a, b] as Range));
+    for (const q of s.pending) if (q < firstSeq) probe.add(q);
+    const skipped = probe.raiseTo(firstSeq);
+    if (skipped.length === 0) return;
+    for (const [a, b] of skipped) s.settled.addRange(a, b);
+    s.lost += rangeCount(skipped);
+    s.lostRanges = [...s.lostRanges, ...skipped].slice(-MAX_LOST_RANGES);
+    this.persistDirty.add(s);
+    this.markAck(s);
+  }
+
+  /** An accepted message arrives: new (now pending) or a duplicate (answered with the current ack). */
+  offer(key: StreamKey, seq: number, firstSeq: number, now: number): Offer {
+    const s = this.state(key, now);
+    s.updatedMs = now;
+    if (s.settled.has(seq) || s.pending.has(seq)) {
+      this.duplicates += 1;
+      this.markAck(s); // acks are not retained: a collector that missed one asks again by resending
+      return 'duplicate';
+    }
+    s.pending.add(seq);
+    this.applyFirstSeq(s, firstSeq);
+    return 'new';
+  }
+
+  /** A permanent reject whose header could be read: settled, counted, acknowledged. */
+  reject(key: StreamKey, seq: number, firstSeq: number | undefined, now: number): void {
+    const s = this.state(key, now);
+    s.updatedMs = now;
+    if (s.settled.has(seq) || s.pending.has(seq)) return;
+    s.settled.add(seq);
+    s.rejected += 1;
+    if (firstSeq !== undefined && firstSeq <= seq) this.applyFirstSeq(s, firstSeq);
+    this.persistDirty.add(s);
+    this.markAck(s);
+  }
+
+  /** The buffer refused a message: it is neither settled nor pending, so the collector will resend it. */
+  abandon(key: StreamKey, seq: number): void {
+    this.streams.get(DeliveryLedger.id(key))?.pending.delete(seq);
+  }
+
+  /**
+   * The rows to persist with a batch: every stream in it, as it will be once
+   * the batch commits, plus streams changed by rejects or loss since.
+   */
+  rowsForCommit(batch: readonly { key: StreamKey; seq: number }[], now: number): DeliveryRow[] {
+    const after = new Map<StreamState, SeqRanges>();
+    for (const { key, seq } of batch) {
+      const s = this.streams.get(DeliveryLedger.id(key));
+      if (!s) continue;
+      let r = after.get(s);
+      if (!r) after.set(s, (r = new SeqRanges(s.settled.watermark, s.settled.ranges.map(([a, b]) => [a, b] as Range))));
+      r.add(seq);
+    }
+    for (const s of this.persistDirty) if (!after.has(s)) after.set(s, s.settled);
+    return [...after].map(([s, r]) => ({
+      ...s.key, watermark: r.watermark, ranges: r.ranges, rejected: s.rejected, lost: s.lost, lostRanges: s.lostRanges, updatedMs: now,
+    }));
+  }
+
+  /** The batch is durable: its messages are settled and their hosts get an ack. */
+  committed(batch: readonly { key: StreamKey; seq: number }[]): void {
+    this.persistDirty.clear();
+    for (const { key, seq } of batch) {
+      const s = this.streams.get(DeliveryLedger.id(key));
+      if (!s) continue;
+      s.pending.delete(seq);
+      s.settled.add(seq);
+      this.markAck(s);
+    }
+  }
+
+  /** Takes the acks due: one message per host, one entry per changed stream. */
+  takeAcks(now: number): { site: string; host: string; ack: Ack }[] {
+    const out = [...this.ackDirty.values()].map((set) => {
+      const states = [...set];
+      const { site, host } = states[0]!.key;
+      const acks: AckEntry[] = states.map((s) => ({
+        stream: s.key.stream, boot_id: s.key.bootId, watermark: s.settled.watermark, ranges: s.settled.ranges, rejected: s.rejected,
+      }));
+      return { site, host, ack: { v: 1 as const, ts: now, acks } };
+    });
+    this.ackDirty.clear();
+    return out;
+  }
+
+  /** Forgets streams untouched for longer than the longest spool age. */
+  prune(olderThanMs: number): number {
+    let n = 0;
+    for (const [id, s] of this.streams) {
+      if (s.updatedMs < olderThanMs && s.pending.size === 0) {
+        this.streams.delete(id);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  totals(): DeliveryTotals {
+    let rejected = 0;
+    let lost = 0;
+    for (const s of this.streams.values()) {
+      rejected += s.rejected;
+      lost += s.lost;
+    }
+    return { streams: this.streams.size, duplicates: this.duplicates, rejected_settled: rejected, lost_windows: lost };
+  }
+}

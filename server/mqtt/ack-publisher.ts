@@ -1,0 +1,42 @@
+/**
+ * Sends the coalesced `_ack` messages (protocol/README.md, "Delivery"): at most
+ * one per host per interval, carrying every stream of that host whose settled
+ * state changed. Acks are not retained: a collector that was offline asks
+ * again by resending, and the duplicate makes the ledger mark its host.
+ */
+import { hostTopic } from '../../protocol/topics.js';
+import type { DeliveryLedger } from '../core/delivery.js';
+
+export interface AckSink {
+  publish(topic: string, payload: string): boolean;
+}
+
+export class AckPublisher {
+  private timer: NodeJS.Timeout | undefined;
+  sent = 0;
+  /** Acks that could not be sent (broker down); the collectors' resends will ask for them again. */
+  unsent = 0;
+
+  constructor(
+    private readonly ledger: DeliveryLedger,
+    private readonly sink: AckSink,
+    private readonly prefix: string,
+    private readonly intervalMs: number,
+    private readonly now: () => number,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.publishDue(), this.intervalMs);
+  }
+
+  publishDue(): void {
+    for (const { site, host, ack } of this.ledger.takeAcks(this.now())) {
+      if (this.sink.publish(hostTopic(this.prefix, site, host, 'ack'), JSON.stringify(ack))) this.sent += 1;
+      else this.unsent += 1;
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
