@@ -12,6 +12,13 @@ export interface CollectorConfig {
   readonly hostName: string;
   readonly windowMs: number;
   readonly sampleMs: number;
+  readonly spoolDir: string;
+  readonly spoolMaxMessages: number;
+  readonly spoolMaxBytes: number;
+  readonly ackTimeoutMs: number;
+  readonly resendPerSecond: number;
+  readonly recordFile: string;
+  readonly shutdownWaitMs: number;
 }
 
 export function collectorConfig(v: Values): CollectorConfig {
@@ -26,6 +33,13 @@ export function collectorConfig(v: Values): CollectorConfig {
     hostName: v.get('collector.host_name') as string,
     windowMs: v.get('collector.window_ms') as number,
     sampleMs: v.get('collector.sample_ms') as number,
+    spoolDir: v.get('collector.spool_dir') as string,
+    spoolMaxMessages: v.get('collector.spool_max_messages') as number,
+    spoolMaxBytes: (v.get('collector.spool_max_mb') as number) * 1024 * 1024,
+    ackTimeoutMs: v.get('collector.ack_timeout_ms') as number,
+    resendPerSecond: v.get('collector.resend_per_s') as number,
+    recordFile: v.get('collector.record') as string,
+    shutdownWaitMs: v.get('collector.shutdown_wait_ms') as number,
   });
 }
 

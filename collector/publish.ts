@@ -1,17 +1,18 @@
 /**
  * One MQTT connection per host (§3: one Will per host). On every (re)connect
  * it republishes the retained `status` and `info`, because a broker such as
- * Aedes keeps retained messages only in memory. Windows get the stream
- * header (boot_id, seq, first_seq) here.
- *
- * mqtt.js queues without bound while disconnected, so a window that cannot be
- * handed to a connected client is dropped and counted instead. The bounded
- * spool with end-to-end acknowledgements that closes this gap is specified in
- * protocol/README.md ("Delivery"); until it exists first_seq equals seq.
+ * Aedes keeps retained messages only in memory, and subscribes to the host's
+ * own `_ack`. Spooled streams (gpu, job) go through a StreamSender each, which
+ * holds every message until the server settles it.
  */
+import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import type { GpuWindow, HostInfo, HostStatus } from '../protocol/payloads.js';
-import { hostTopic } from '../protocol/topics.js';
+import type { Ack, HostInfo, HostStatus } from '../protocol/payloads.js';
+import { type StreamKind, encodeSegment, hostTopic } from '../protocol/topics.js';
+import { DiskSpool } from './delivery/disk-spool.js';
+import { MemorySpool, type SpoolLimits } from './delivery/spool.js';
+import { type SenderOptions, StreamSender } from './delivery/stream-sender.js';
+import type { Recorder } from './delivery/recorder.js';
 import type { WindowBody } from './window.js';
 
 export interface HostLinkOptions {
@@ -23,24 +24,27 @@ export interface HostLinkOptions {
   version: string;
   sources: string[];
   info: HostInfo;
+  /** Empty: memory spool (lost with the process). Otherwise one directory per host below it. */
+  spoolDir: string;
+  spoolLimits: SpoolLimits;
+  sender: SenderOptions;
+  /** Publishes awaiting PUBACK before the link holds further messages in the spool. */
+  maxInflight: number;
+  recorder?: Recorder;
   now: () => number;
   log: (line: string) => void;
 }
 
-export interface HostLinkStats {
-  published: number;
-  droppedOffline: number;
-  connects: number;
-}
-
 export class HostLink {
   private client: MqttClient | undefined;
-  private seq = 0;
-  readonly stats: HostLinkStats = { published: 0, droppedOffline: 0, connects: 0 };
+  private inflight = 0;
+  private readonly senders = new Map<string, StreamSender>();
+  connects = 0;
+  badAcks = 0;
 
   constructor(private readonly opts: HostLinkOptions) {}
 
-  private topic(kind: 'gpu' | 'status' | 'info'): string {
+  private topic(kind: StreamKind): string {
     return hostTopic(this.opts.prefix, this.opts.site, this.opts.host, kind);
   }
 
@@ -51,8 +55,38 @@ export class HostLink {
     return JSON.stringify(status);
   }
 
+  /** The sender of a spooled stream, created on first use (its spool loads earlier boots' backlog). */
+  sender(stream: 'gpu' | 'job'): StreamSender {
+    let s = this.senders.get(stream);
+    if (!s) {
+      const o = this.opts;
+      const spool = o.spoolDir
+        ? new DiskSpool(stream, o.spoolLimits, join(o.spoolDir, encodeSegment(o.site), encodeSegment(o.host)))
+        : new MemorySpool(stream, o.spoolLimits);
+      const topic = this.topic(stream);
+      const wire = { send: (payload: string) => this.send(topic, payload) };
+      const rec = o.recorder;
+      const observer = {
+        produced: (e: Parameters<Recorder['produced']>[2], m: object) => rec?.produced(o.host, stream, e, m),
+        dropped: (es: Parameters<Recorder['dropped']>[2]) => rec?.dropped(o.host, stream, es),
+      };
+      this.senders.set(stream, (s = new StreamSender(stream, o.bootId, spool, wire, o.sender, observer)));
+    }
+    return s;
+  }
+
+  private send(topic: string, payload: string): boolean {
+    const client = this.client;
+    if (!client?.connected || this.inflight >= this.opts.maxInflight) return false;
+    this.inflight += 1;
+    client.publish(topic, payload, { qos: 1 }, () => (this.inflight -= 1));
+    return true;
+  }
+
   /** Connects in the background: a dead broker is retried every second, never awaited. */
   start(): void {
+    this.sender('gpu'); // load any backlog of earlier boots now, so it is resent from the first connect
+    const ackTopic = this.topic('ack');
     const client = mqtt.connect(this.opts.brokerUrl, {
       clientId: `kilowatch-${this.opts.site}-${this.opts.host}`.slice(0, 200),
       clean: true,
@@ -62,9 +96,14 @@ export class HostLink {
     });
     this.client = client;
     client.on('connect', () => {
-      this.stats.connects += 1;
+      this.connects += 1;
+      this.inflight = 0; // a new session: mqtt.js settles or forgets the old in-flight publishes
+      client.subscribe(ackTopic, { qos: 1 });
       client.publish(this.topic('status'), this.status('online'), { qos: 1, retain: true });
       client.publish(this.topic('info'), JSON.stringify({ ...this.opts.info, ts: this.opts.now() }), { qos: 1, retain: true });
+    });
+    client.on('message', (topic, payload) => {
+      if (topic === ackTopic) this.onAck(payload);
     });
     // One line per distinct error, not one per retry: a dead broker must not flood the log.
     let lastError = '';
@@ -73,27 +112,40 @@ export class HostLink {
     });
   }
 
-  /** Adds the stream header and publishes; returns false (and counts) when the broker is unreachable. */
-  publishWindow(body: WindowBody): boolean {
-    const seq = this.seq++;
-    const client = this.client;
-    if (!client?.connected) {
-      this.stats.droppedOffline += 1;
-      return false;
+  private onAck(payload: Buffer): void {
+    try {
+      const ack = JSON.parse(payload.toString()) as Ack;
+      for (const entry of ack.acks) this.senders.get(entry.stream)?.onAck(entry);
+    } catch {
+      this.badAcks += 1; // a broken ack settles nothing: the messages stay spooled and are resent
     }
-    const window: GpuWindow = { v: 1, boot_id: this.opts.bootId, seq, first_seq: seq, ...body };
-    client.publish(this.topic('gpu'), JSON.stringify(window), { qos: 1 });
-    this.stats.published += 1;
-    return true;
+  }
+
+  publishWindow(body: WindowBody): void {
+    this.sender('gpu').produce(body as unknown as Record<string, unknown> & { ts: number });
+  }
+
+  /** Sends what is due on every stream; called on a timer by the collector. */
+  pump(): void {
+    for (const s of this.senders.values()) s.pump();
+  }
+
+  /** True when every message this boot produced is settled. */
+  get drained(): boolean {
+    return [...this.senders.values()].every((s) => s.drained);
+  }
+
+  stats() {
+    return Object.fromEntries([...this.senders].map(([k, s]) => [k, { ...s.stats, spooled: s.spooled }]));
   }
 
   /** A clean stop publishes `offline` itself: the Will fires only on an unclean disconnect. */
   async stop(): Promise<void> {
     const client = this.client;
-    if (!client) return;
-    if (client.connected) {
+    if (client?.connected) {
       await client.publishAsync(this.topic('status'), this.status('offline'), { qos: 1, retain: true }).catch(() => undefined);
     }
-    await client.endAsync().catch(() => undefined);
+    await client?.endAsync().catch(() => undefined);
+    for (const s of this.senders.values()) s.close();
   }
 }

@@ -11,7 +11,7 @@ export interface SampledHost {
   /** Seeded key that places this host's publish offset within the window. */
   key: number;
   read(tMs: number): GpuSample[];
-  publishWindow(body: WindowBody): boolean;
+  publishWindow(body: WindowBody): void;
 }
 
 export interface SamplerOptions {
@@ -22,7 +22,7 @@ export interface SamplerOptions {
 
 export class Sampler {
   private timer: NodeJS.Timeout | undefined;
-  private readonly pending = new Set<NodeJS.Timeout>();
+  private readonly pending = new Map<NodeJS.Timeout, () => void>();
   private readonly open = new Map<SampledHost, HostWindow>();
   private lastTick = -1;
   private running = false;
@@ -37,12 +37,21 @@ export class Sampler {
     this.schedule();
   }
 
-  /** Stops sampling. Windows still waiting for their publish offset are abandoned (the spool of the delivery design will keep them). */
+  /**
+   * Stops sampling. Closed windows waiting for their publish offset are
+   * published now, and so is each open window, with the samples it has: a
+   * shutdown loses no sample that was taken.
+   */
   stop(): void {
     this.running = false;
     clearTimeout(this.timer);
-    for (const t of this.pending) clearTimeout(t);
+    for (const [timer, publish] of this.pending) {
+      clearTimeout(timer);
+      publish();
+    }
     this.pending.clear();
+    for (const [host, window] of this.open) if (window.sampleCount > 0) host.publishWindow(window.close());
+    this.open.clear();
   }
 
   private schedule(): void {
@@ -74,10 +83,11 @@ export class Sampler {
     const body = window.close();
     const due = window.ts + window.windowMs + publishOffsetMs(host.key, window.windowMs);
     const delay = Math.max(0, due - this.opts.now());
+    const publish = () => host.publishWindow(body);
     const timer = setTimeout(() => {
       this.pending.delete(timer);
-      host.publishWindow(body);
+      publish();
     }, delay);
-    this.pending.add(timer);
+    this.pending.set(timer, publish);
   }
 }

@@ -4,3 +4,4 @@ export * from './topics.js';
 export * from './payloads.js';
 export * from './validate.js';
 export * from './ws.js';
+export * from './seq-ranges.js';

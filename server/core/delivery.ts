@@ -7,7 +7,7 @@
  * ack publisher reads it.
  */
 import type { Ack, AckEntry } from '../../protocol/payloads.js';
-import { type Range, SeqRanges, rangeCount } from './seq-ranges.js';
+import { type Range, SeqRanges, rangeCount } from '../../protocol/seq-ranges.js';
 
 export interface StreamKey {
   site: string;

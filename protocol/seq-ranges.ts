@@ -13,6 +13,15 @@ export class SeqRanges {
     public ranges: Range[] = [],
   ) {}
 
+  toJSON(): { watermark: number; ranges: Range[] } {
+    return { watermark: this.watermark, ranges: this.ranges };
+  }
+
+  static fromJSON(text: string): SeqRanges {
+    const o = JSON.parse(text) as { watermark: number; ranges: Range[] };
+    return new SeqRanges(o.watermark, o.ranges);
+  }
+
   has(seq: number): boolean {
     if (seq <= this.watermark) return true;
     // Ranges are few (holes are rare), so a linear scan from the end is fine.

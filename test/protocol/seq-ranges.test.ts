@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SeqRanges, rangeCount } from '../../../server/core/seq-ranges.js';
+import { SeqRanges, rangeCount } from '../../protocol/seq-ranges.js';
 
 describe('SeqRanges', () => {
   it('lifts the watermark over contiguous seqs and keeps holes as ranges', () => {
