@@ -72,25 +72,33 @@ function gpuReading(raw: unknown, path: string): GpuReading {
   if (limit !== undefined) inRange(limit, `${path}.power_limit_w`, 0, LIMITS.maxGpuPowerW);
   // 10x the enforced limit, or the absolute bound when the limit is unknown.
   const powerCap = limit ? Math.min(LIMITS.maxGpuPowerW, limit * LIMITS.maxPowerOverLimit) : LIMITS.maxGpuPowerW;
+  // Fields are set only when present, so absent stays absent (and no copy is made to strip undefined).
+  const out: GpuReading = { id: str(g, 'id', path, 128) };
+  const power = stat(g, 'power_w', path, 0, powerCap);
+  if (power) out.power_w = power;
   const energy = optNum(g, 'energy_mj', path);
+  if (energy !== undefined) out.energy_mj = inRange(energy, `${path}.energy_mj`, 0, Number.MAX_SAFE_INTEGER);
   const windowEnergy = optNum(g, 'window_energy_mj', path);
-  const throttle = strList(g, 'throttle', path, 8);
-  for (const reason of throttle ?? []) {
-    if (!THROTTLE.has(reason)) throw new Rejection('bad_type', `${path}.throttle has unknown reason "${reason}"`);
+  if (windowEnergy !== undefined) out.window_energy_mj = inRange(windowEnergy, `${path}.window_energy_mj`, 0, powerCap * LIMITS.maxWindowMs);
+  const util = stat(g, 'util_pct', path, 0, 100);
+  if (util) out.util_pct = util;
+  const mem = stat(g, 'mem_used_mib', path, 0, 16 * 1024 * 1024);
+  if (mem) out.mem_used_mib = mem;
+  const temp = stat(g, 'temp_c', path, LIMITS.minTempC, LIMITS.maxTempC);
+  if (temp) out.temp_c = temp;
+  const clock = stat(g, 'sm_clock_mhz', path, 0, 100_000);
+  if (clock) out.sm_clock_mhz = clock;
+  if (limit !== undefined) out.power_limit_w = limit;
+  if (g.throttle !== undefined) {
+    const throttle = strList(g, 'throttle', path, 8)!;
+    for (const reason of throttle) {
+      if (!THROTTLE.has(reason)) throw new Rejection('bad_type', `${path}.throttle has unknown reason "${reason}"`);
+    }
+    out.throttle = throttle as ThrottleReason[];
   }
-  return defined({
-    id: str(g, 'id', path, 128),
-    power_w: stat(g, 'power_w', path, 0, powerCap),
-    energy_mj: energy === undefined ? undefined : inRange(energy, `${path}.energy_mj`, 0, Number.MAX_SAFE_INTEGER),
-    window_energy_mj: windowEnergy === undefined ? undefined : inRange(windowEnergy, `${path}.window_energy_mj`, 0, powerCap * LIMITS.maxWindowMs),
-    util_pct: stat(g, 'util_pct', path, 0, 100),
-    mem_used_mib: stat(g, 'mem_used_mib', path, 0, 16 * 1024 * 1024),
-    temp_c: stat(g, 'temp_c', path, LIMITS.minTempC, LIMITS.maxTempC),
-    sm_clock_mhz: stat(g, 'sm_clock_mhz', path, 0, 100_000),
-    power_limit_w: limit,
-    throttle: throttle as ThrottleReason[] | undefined,
-    processes: processes(g, path),
-  });
+  const procs = processes(g, path);
+  if (procs) out.processes = procs;
+  return out;
 }
 
 export function validateGpuWindow(input: unknown): Result<GpuWindow> {
@@ -104,12 +112,10 @@ export function validateGpuWindow(input: unknown): Result<GpuWindow> {
       if (seen.has(g.id)) throw new Rejection('impossible_value', `GPU ${g.id} appears twice in one window`);
       seen.add(g.id);
     }
-    return defined({
-      ...head,
-      ...timing,
-      host_power_w: stat(o, 'host_power_w', '', 0, LIMITS.maxGpuPowerW * Math.max(1, gpus.length)),
-      gpus,
-    });
+    const window: GpuWindow = { ...head, ...timing, gpus };
+    const hostPower = stat(o, 'host_power_w', '', 0, LIMITS.maxGpuPowerW * Math.max(1, gpus.length));
+    if (hostPower) window.host_power_w = hostPower;
+    return window;
   });
 }
 
@@ -186,8 +192,10 @@ export function validateInfo(input: unknown): Result<HostInfo> {
 }
 
 /** Parses a JSON payload; a syntax error is a reason, not an exception. */
+const utf8 = new TextDecoder();
+
 export function parseJson(payload: string | Uint8Array): Result<unknown> {
-  const text = typeof payload === 'string' ? payload : new TextDecoder().decode(payload);
+  const text = typeof payload === 'string' ? payload : utf8.decode(payload);
   try {
     return { ok: true, value: JSON.parse(text) as unknown };
   } catch (err) {

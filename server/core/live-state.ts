@@ -20,7 +20,10 @@ export interface HostLive {
   windowMs?: number;
   lastSeenAt?: number;
   hostPower?: Stat;
-  gpus: Map<string, GpuReading & { name?: string }>;
+  /** The latest reading of each GPU, as validated (kept by reference: no copy per window). */
+  gpus: Map<string, GpuReading>;
+  /** GPU names and limits from `info`, which windows do not repeat. */
+  inventory: Map<string, { name?: string; power_limit_w?: number }>;
   windows: number;
   late: number;
   contribution?: HostContribution;
@@ -47,7 +50,7 @@ export class LiveState {
         this.droppedHostLimit += 1;
         return undefined;
       }
-      h = { site, host, state: 'unknown', sources: [], simulated: false, gpus: new Map(), windows: 0, late: 0 };
+      h = { site, host, state: 'unknown', sources: [], simulated: false, gpus: new Map(), inventory: new Map(), windows: 0, late: 0 };
       this.hosts.set(key, h);
     }
     return h;
@@ -66,7 +69,7 @@ export class LiveState {
     h.windowMs = w.window_ms;
     h.lastSeenAt = now;
     h.hostPower = w.host_power_w;
-    for (const g of w.gpus) h.gpus.set(g.id, { ...g, name: h.gpus.get(g.id)?.name });
+    for (const g of w.gpus) h.gpus.set(g.id, g);
     if (w.host_power_w) {
       h.contribution = this.history.add(w.ts, w.window_ms, w.host_power_w.mean, w.host_power_w.max, h.contribution);
     }
@@ -88,8 +91,8 @@ export class LiveState {
     if (!h) return;
     h.simulated = info.simulated || h.sources.includes('sim');
     for (const g of info.gpus) {
-      const live = h.gpus.get(g.id);
-      h.gpus.set(g.id, { ...(live ?? { id: g.id }), name: g.name, power_limit_w: live?.power_limit_w ?? g.power_limit_w });
+      h.inventory.set(g.id, { name: g.name, power_limit_w: g.power_limit_w });
+      if (!h.gpus.has(g.id)) h.gpus.set(g.id, { id: g.id });
     }
   }
 

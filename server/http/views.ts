@@ -31,14 +31,14 @@ export function fleetView(live: LiveState, now: number) {
         .sort((a, b) => a.id.localeCompare(b.id))
         .map((g) => ({
           id: g.id,
-          name: g.name ?? null,
+          name: h.inventory.get(g.id)?.name ?? null,
           power_w: g.power_w ?? null,
           energy_mj: g.energy_mj ?? null,
           util_pct: g.util_pct ?? null,
           mem_used_mib: g.mem_used_mib ?? null,
           temp_c: g.temp_c ?? null,
           sm_clock_mhz: g.sm_clock_mhz ?? null,
-          power_limit_w: g.power_limit_w ?? null,
+          power_limit_w: g.power_limit_w ?? h.inventory.get(g.id)?.power_limit_w ?? null,
         })),
     }));
   return { ts: now, simulated: summary.simulated, summary, hosts };

@@ -1,0 +1,128 @@
+/**
+ * `npm run bench`: every figure next to a ceiling measured in the same run,
+ * medians over repeats, written to bench/RESULTS.md with the machine and date.
+ *
+ * Rows:
+ * - ingest: 8 GPUs per message through a real Mosquitto (tuned config) into
+ *   the kilowatch server with storage and acks on; the highest offered rate
+ *   it keeps up with, and CPU per GPU-window; ceiling: a bare mqtt.js
+ *   subscriber on the same stream at QoS 1.
+ * - peer: 1 GPU per message at a fixed rate, CPU per message of kilowatch
+ *   next to Debian's prometheus-mqtt-exporter on the same stream.
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { type Consumer, bareSubscriber, kilowattServer, prometheusMqttExporter } from './consumers.js';
+import { startMosquitto } from './mosquitto.js';
+import { machine, median } from './proc.js';
+import { type StepResult, step } from './step.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const REPEATS = Number(process.env.KW_BENCH_REPEATS ?? 3);
+const STEP_SECONDS = Number(process.env.KW_BENCH_STEP_SECONDS ?? 6);
+const INGEST_STEPS = [25_000, 50_000, 100_000, 150_000]; // GPU-windows per second
+const PEER_RATE = 5_000; // messages (= GPU-windows) per second
+const FILTER = 'kilowatch/v1/bench/+/gpu';
+
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/**
+ * Runs each offered rate REPEATS times, lowest first, and stops after the
+ * first rate the consumer does not keep up with in most repeats. Each step
+ * drains before the next, so a backlog never leaks into the next figure.
+ */
+async function ramp(make: (url: string) => Promise<Consumer>, gpus: number, steps: number[]): Promise<{ name: string; best?: StepResult[]; tried: StepResult[][] }> {
+  const broker = await startMosquitto();
+  const consumer = await make(broker.url);
+  const bootId = randomBytes(6).toString('hex');
+  let seq = 0;
+  const tried: StepResult[][] = [];
+  let best: StepResult[] | undefined;
+  try {
+    for (const gpuWindows of steps) {
+      const perSecond = gpuWindows / gpus;
+      const runs: StepResult[] = [];
+      for (let i = 0; i < REPEATS; i++) {
+        runs.push(await step(consumer, { brokerUrl: broker.url, hosts: perSecond, gpus, perSecond, seconds: STEP_SECONDS, bootId, seqStart: seq }));
+        seq += Math.ceil(STEP_SECONDS) + 2;
+      }
+      tried.push(runs);
+      const keptUp = runs.filter((r) => r.keptUp).length > REPEATS / 2;
+      const received = median(runs.map((r) => r.receivedPerSecond * gpus));
+      console.log(`  ${consumer.name}: offered ${fmt(gpuWindows)} GPU-windows/s -> took in ${fmt(received)}/s (median of ${REPEATS}), kept up: ${keptUp}`);
+      if (!keptUp) break;
+      best = runs;
+    }
+    return { name: consumer.name, best, tried };
+  } finally {
+    await consumer.stop();
+    await broker.stop();
+  }
+}
+
+async function fixed(make: (url: string) => Promise<Consumer>, perSecond: number): Promise<{ name: string; runs: StepResult[] }> {
+  const broker = await startMosquitto();
+  const consumer = await make(broker.url);
+  const bootId = randomBytes(6).toString('hex');
+  const runs: StepResult[] = [];
+  try {
+    for (let i = 0; i < REPEATS; i++) {
+      runs.push(await step(consumer, { brokerUrl: broker.url, hosts: perSecond, gpus: 1, perSecond, seconds: STEP_SECONDS, bootId, seqStart: i * (STEP_SECONDS + 2) }));
+      console.log(`  ${consumer.name}: ${fmt(perSecond)} msg/s, run ${i + 1}: ${fmt(runs.at(-1)!.cpuSecondsPerMessage * 1e6, 1)} µs CPU per message`);
+    }
+    return { name: consumer.name, runs };
+  } finally {
+    await consumer.stop();
+    await broker.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const date = new Date().toISOString().slice(0, 10);
+  console.log(`kilowatch bench, ${date}, ${machine()}`);
+  console.log('ingest row: 8 GPUs per message, Mosquitto, QoS 1');
+  const server = await ramp(kilowattServer, 8, INGEST_STEPS);
+  const bare = await ramp((url) => bareSubscriber(url, FILTER), 8, [...INGEST_STEPS, 200_000, 250_000]);
+  console.log('peer row: 1 GPU per message, Mosquitto, QoS 1');
+  const kwPeer = await fixed(kilowattServer, PEER_RATE);
+  const exporter = await fixed((url) => prometheusMqttExporter(url, FILTER), PEER_RATE);
+
+  const rate = (r?: StepResult[]) => (r && r.length ? median(r.map((x) => x.receivedPerSecond * 8)) : 0);
+  const cpuUs = (r: StepResult[] | undefined, per: number) => (r && r.length ? median(r.map((x) => (x.cpuSecondsPerMessage / per) * 1e6)) : NaN);
+  const serverRate = rate(server.best);
+  const bareRate = rate(bare.best);
+  const stored = server.best?.length ? median(server.best.map((x) => x.storedRatio ?? 0)) : 0;
+  const kwPeerUs = cpuUs(kwPeer.runs, 1);
+  const expUs = cpuUs(exporter.runs, 1);
+
+  const lines = [
+    '# Benchmark results',
+    '',
+    `Measured ${date} on ${machine()}, by \`npm run bench\`. The load generator, Mosquitto and the`,
+    'consumer share this machine, so every figure stands next to a ceiling measured in the same run.',
+    `Medians of ${REPEATS} runs of ${STEP_SECONDS} s each. "Kept up": at least 97 % of what was published had arrived 1 s after the generator stopped (flat lag).`,
+    '',
+    '| row | measure | kilowatch | ceiling / peer | ratio | goal |',
+    '|---|---|---|---|---|---|',
+    `| ingest (8 GPUs/msg, Mosquitto, QoS 1, DuckDB + acks on) | highest offered rate kept up, GPU-windows/s (median received) | ${fmt(serverRate)} | bare mqtt.js subscriber: ${fmt(bareRate)} | ${bareRate ? fmt((100 * serverRate) / bareRate) + ' %' : 'n/a'} | ≥ 100,000 and ≥ 50 % of the ceiling |`,
+    `| ingest | CPU per GPU-window, µs | ${fmt(cpuUs(server.best, 8), 2)} | bare subscriber: ${fmt(cpuUs(bare.best, 8), 2)} | | |`,
+    `| ingest | GPU rows stored per GPU-window received | ${fmt(stored, 3)} | | | 1.000 |`,
+    `| peer (1 GPU/msg, ${fmt(PEER_RATE)} msg/s) | CPU per message, µs | ${fmt(kwPeerUs, 1)} | prometheus-mqtt-exporter: ${fmt(expUs, 1)} | ${fmt(expUs / kwPeerUs, 2)}× less | ≥ 2× less |`,
+    '',
+    'Steps tried (offered → received GPU-windows/s):',
+    '',
+    ...[server, bare].map((r) => `- ${r.name}: ${r.tried.map((runs) => {
+      const kept = runs.filter((t) => t.keptUp).length;
+      return `${fmt(runs[0]!.offeredPerSecond * 8)} → ${fmt(median(runs.map((t) => t.receivedPerSecond * 8)))} (kept up in ${kept} of ${runs.length})`;
+    }).join('; ')}`),
+    '',
+    'The peer keeps only the last value per host: no storage, no acknowledgements, no de-duplication.',
+    '',
+  ];
+  writeFileSync(join(ROOT, 'bench/RESULTS.md'), lines.join('\n'));
+  console.log('\n' + lines.slice(6, 12).join('\n'));
+  console.log('\nwritten to bench/RESULTS.md');
+}
+
+await main();
