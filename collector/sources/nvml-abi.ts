@@ -166,7 +166,7 @@ export async function openNvml(libraryPath: string): Promise<NvmlApi> {
 
   const bind = (name: string, result: string, args: unknown[], required = false): Fn | undefined => {
     try {
-      return lib.func(name, result, args as Parameters<typeof lib.func>[2]) as Fn;
+      return lib.func(name, result, args as never) as Fn;
     } catch (err) {
       if (required) throw new Error(`${libraryPath} lacks ${name}: ${(err as Error).message}`);
       return undefined;

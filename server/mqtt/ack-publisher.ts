@@ -14,6 +14,8 @@ export interface AckSink {
 export class AckPublisher {
   private timer: NodeJS.Timeout | undefined;
   sent = 0;
+  /** Ack topics by host: encoding a topic per ack would cost more than the ack. Bounded by the ledger's hosts. */
+  private readonly topics = new Map<string, string>();
   /** Acks that could not be sent (broker down); the collectors' resends will ask for them again. */
   unsent = 0;
 
@@ -31,7 +33,10 @@ export class AckPublisher {
 
   publishDue(): void {
     for (const { site, host, ack } of this.ledger.takeAcks(this.now())) {
-      if (this.sink.publish(hostTopic(this.prefix, site, host, 'ack'), JSON.stringify(ack))) this.sent += 1;
+      const id = `${site}\n${host}`;
+      let topic = this.topics.get(id);
+      if (topic === undefined) this.topics.set(id, (topic = hostTopic(this.prefix, site, host, 'ack')));
+      if (this.sink.publish(topic, JSON.stringify(ack))) this.sent += 1;
       else this.unsent += 1;
     }
   }

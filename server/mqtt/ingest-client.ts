@@ -65,11 +65,11 @@ export class IngestClient {
     }
   }
 
-  /** Publishes (QoS 1, not retained) when connected; returns false otherwise. */
+  /** Publishes at QoS 0, not retained (acks: protocol/README.md §6 says why), when connected; false otherwise. */
   publish(topic: string, payload: string): boolean {
     const client = this.client;
     if (!client?.connected) return false;
-    client.publish(topic, payload, { qos: 1 });
+    client.publish(topic, payload, { qos: 0 });
     return true;
   }
 
