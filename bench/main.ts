@@ -21,7 +21,7 @@ import { type StepResult, step } from './step.js';
 const ROOT = resolve(import.meta.dirname, '../..');
 const REPEATS = Number(process.env.KW_BENCH_REPEATS ?? 3);
 const STEP_SECONDS = Number(process.env.KW_BENCH_STEP_SECONDS ?? 6);
-const INGEST_STEPS = [25_000, 50_000, 100_000, 150_000]; // GPU-windows per second
+const INGEST_STEPS = [25_000, 50_000, 100_000, 125_000, 150_000]; // GPU-windows per second
 const PEER_RATE = 5_000; // messages (= GPU-windows) per second
 const FILTER = 'kilowatch/v1/bench/+/gpu';
 

@@ -40,6 +40,11 @@ export class SeqRanges {
   /** Adds [from, to]; merges neighbours and lifts the watermark over a contiguous start. */
   addRange(from: number, to: number): void {
     if (to <= this.watermark) return;
+    // The common case on a healthy stream: the next seq, no holes. No allocation.
+    if (from === this.watermark + 1 && this.ranges.length === 0) {
+      this.watermark = to;
+      return;
+    }
     from = Math.max(from, this.watermark + 1);
     const out: Range[] = [];
     let placed = false;

@@ -149,18 +149,27 @@ export class DeliveryLedger {
    * the batch commits, plus streams changed by rejects or loss since.
    */
   rowsForCommit(batch: readonly { key: StreamKey; seq: number }[], now: number): DeliveryRow[] {
-    const after = new Map<StreamState, SeqRanges>();
+    // Group the batch by stream first: one copy of each stream's state, not one per message.
+    const seqs = new Map<StreamState, number[]>();
     for (const { key, seq } of batch) {
       const s = this.streams.get(DeliveryLedger.id(key));
       if (!s) continue;
-      let r = after.get(s);
-      if (!r) after.set(s, (r = new SeqRanges(s.settled.watermark, s.settled.ranges.map(([a, b]) => [a, b] as Range))));
-      r.add(seq);
+      const list = seqs.get(s);
+      if (list) list.push(seq);
+      else seqs.set(s, [seq]);
     }
-    for (const s of this.persistDirty) if (!after.has(s)) after.set(s, s.settled);
-    return [...after].map(([s, r]) => ({
-      ...s.key, watermark: r.watermark, ranges: r.ranges, rejected: s.rejected, lost: s.lost, lostRanges: s.lostRanges, updatedMs: now,
-    }));
+    for (const s of this.persistDirty) if (!seqs.has(s)) seqs.set(s, []);
+    const rows: DeliveryRow[] = [];
+    for (const [s, list] of seqs) {
+      const after = new SeqRanges(s.settled.watermark, s.settled.ranges.slice());
+      for (const q of list) after.add(q);
+      const k = s.key;
+      rows.push({
+        site: k.site, host: k.host, stream: k.stream, bootId: k.bootId, watermark: after.watermark, ranges: after.ranges,
+        rejected: s.rejected, lost: s.lost, lostRanges: s.lostRanges, updatedMs: now,
+      });
+    }
+    return rows;
   }
 
   /** The batch is durable: its messages are settled and their hosts get an ack. */

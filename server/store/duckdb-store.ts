@@ -9,7 +9,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import type { Stat } from '../../protocol/payloads.js';
 import type { DeliveryRow } from '../core/delivery.js';
 import type { CommitHooks, StoreStats, StoredWindow, WindowStore } from './store.js';
 import { WriteBuffer } from './write-buffer.js';
@@ -170,42 +169,44 @@ async function upsertDelivery(conn: DuckDBConnection, rows: readonly DeliveryRow
   await conn.run('DELETE FROM delivery_staging');
 }
 
-function appendStatPart(a: DuckDBAppender, stat: Stat | undefined, part: keyof Stat): void {
-  const v = stat?.[part];
+function appendNumber(a: DuckDBAppender, v: number | undefined): void {
   if (v === undefined) a.appendNull();
   else a.appendDouble(v);
 }
 
-function appendOptional(a: DuckDBAppender, v: number | undefined): void {
-  if (v === undefined) a.appendNull();
-  else a.appendDouble(v);
-}
-
-/** One row per GPU; absent values are NULL, never 0. */
+/** One row per GPU; absent values are NULL, never 0. (Hot path: the window's own values are converted once.) */
 function appendWindow(a: DuckDBAppender, item: StoredWindow): number {
   const w = item.window;
+  const { site, host } = item.key;
+  const seq = BigInt(w.seq);
+  const ts = BigInt(w.ts);
+  const received = BigInt(item.receivedAt);
   for (const g of w.gpus) {
-    a.appendVarchar(item.key.site);
-    a.appendVarchar(item.key.host);
+    a.appendVarchar(site);
+    a.appendVarchar(host);
     a.appendVarchar(w.boot_id);
-    a.appendBigInt(BigInt(w.seq));
-    a.appendBigInt(BigInt(w.ts));
+    a.appendBigInt(seq);
+    a.appendBigInt(ts);
     a.appendInteger(w.window_ms);
     a.appendVarchar(g.id);
-    if (g.power_w) a.appendInteger(g.power_w.n);
-    else a.appendNull();
-    appendStatPart(a, g.power_w, 'min');
-    appendStatPart(a, g.power_w, 'max');
-    appendStatPart(a, g.power_w, 'mean');
-    appendStatPart(a, g.power_w, 'last');
-    appendOptional(a, g.energy_mj);
-    appendOptional(a, g.window_energy_mj);
-    appendStatPart(a, g.util_pct, 'mean');
-    appendStatPart(a, g.mem_used_mib, 'mean');
-    appendStatPart(a, g.temp_c, 'max');
-    appendStatPart(a, g.sm_clock_mhz, 'mean');
-    appendOptional(a, g.power_limit_w);
-    a.appendBigInt(BigInt(item.receivedAt));
+    const p = g.power_w;
+    if (p) {
+      a.appendInteger(p.n);
+      a.appendDouble(p.min);
+      a.appendDouble(p.max);
+      a.appendDouble(p.mean);
+      a.appendDouble(p.last);
+    } else {
+      for (let i = 0; i < 5; i++) a.appendNull();
+    }
+    appendNumber(a, g.energy_mj);
+    appendNumber(a, g.window_energy_mj);
+    appendNumber(a, g.util_pct?.mean);
+    appendNumber(a, g.mem_used_mib?.mean);
+    appendNumber(a, g.temp_c?.max);
+    appendNumber(a, g.sm_clock_mhz?.mean);
+    appendNumber(a, g.power_limit_w);
+    a.appendBigInt(received);
     a.endRow();
   }
   return w.gpus.length;
