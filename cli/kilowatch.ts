@@ -86,7 +86,12 @@ async function main(argv: string[]): Promise<number> {
       void (async () => {
         await collector?.stop();
         await server?.stop();
-        log('kilowatch: stopped; store flushed');
+        log(server ? 'kilowatch: stopped; store flushed' : 'kilowatch: stopped');
+        // A native NVML call stuck in a worker thread keeps Node from exiting (nvml.ts): end by signal.
+        if (collector?.fleet.mustKill()) {
+          log('kilowatch: an NVML call is still hung in a worker thread; ending the process with SIGKILL');
+          process.kill(process.pid, 'SIGKILL');
+        }
         resolve();
       })();
     };

@@ -5,7 +5,9 @@ export interface CollectorConfig {
   readonly brokerUrl: string;
   readonly prefix: string;
   readonly site: string;
-  readonly source: 'auto' | 'sim';
+  readonly source: 'auto' | 'nvml' | 'nvidia-smi' | 'sim';
+  /** The host name for hardware sources; empty means the machine's hostname. */
+  readonly host: string;
   readonly hosts: number;
   readonly gpus: number;
   readonly seed: number;
@@ -26,7 +28,8 @@ export function collectorConfig(v: Values): CollectorConfig {
     brokerUrl: v.get('mqtt.broker') as string,
     prefix: v.get('mqtt.prefix') as string,
     site: v.get('collector.site') as string,
-    source: v.get('collector.source') as 'auto' | 'sim',
+    source: v.get('collector.source') as CollectorConfig['source'],
+    host: v.get('collector.host') as string,
     hosts: v.get('collector.hosts') as number,
     gpus: v.get('collector.gpus') as number,
     seed: v.get('collector.seed') as number,
@@ -48,6 +51,7 @@ export function collectorProblems(c: CollectorConfig): string[] {
   const problems: string[] = [];
   if (c.windowMs % c.sampleMs !== 0) problems.push(`collector.window_ms (${c.windowMs}) must be a multiple of collector.sample_ms (${c.sampleMs})`);
   if (c.site.startsWith('_')) problems.push(`collector.site "${c.site}" begins with "_", which protocol v1 reserves`);
+  if (c.host.startsWith('_')) problems.push(`collector.host "${c.host}" begins with "_", which protocol v1 reserves`);
   if (c.hostName.startsWith('_')) problems.push(`collector.host_name "${c.hostName}" begins with "_", which protocol v1 reserves`);
   return problems;
 }

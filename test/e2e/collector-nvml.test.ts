@@ -1,0 +1,38 @@
+/**
+ * `kilowatch all --source nvml` end to end through the real FFI path, against
+ * the NVML stand-in found by the dynamic loader as libnvidia-ml.so.1: the
+ * fleet shows this one host, its stand-in GPUs, and no simulated label.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { type KilowatchProcess, eventually, getJson, startKilowatch, tempDir } from '../helpers/kilowatch-process.js';
+import { buildNvmlStub } from '../helpers/nvml-stub.js';
+
+let kw: KilowatchProcess | undefined;
+afterAll(async () => {
+  await kw?.stop();
+});
+
+describe('kilowatch all --source nvml', () => {
+  it('publishes the real host with its NVML GPUs, not a simulated fleet', async () => {
+    const stub = buildNvmlStub();
+    kw = await startKilowatch(
+      ['all', '--source', 'nvml', '--host-id', 'gpu-node-1', '--port', '0', '--mqtt-port', '0', '--data-dir', tempDir('nvml-e2e')],
+      /kilowatch: open http/,
+      20_000,
+      { LD_LIBRARY_PATH: stub.dir, KW_NVML_STUB_GPUS: '3' },
+    );
+    expect(kw.output()).toContain('collector: nvml on gpu-node-1: 3 GPU(s)');
+    const fleet = await eventually(async () => {
+      const f = await getJson(`${kw!.httpUrl}/api/v1/fleet`);
+      return f.hosts[0]?.gpus.every((g: any) => g.power_w?.mean > 0) && f.hosts[0].gpus.length === 3 ? f : undefined;
+    });
+    expect(fleet.simulated).toBe(false);
+    expect(fleet.hosts.map((h: any) => [h.host, h.sources, h.simulated])).toEqual([['gpu-node-1', ['nvml'], false]]);
+    for (const g of fleet.hosts[0].gpus) {
+      expect(g.id).toMatch(/^GPU-/);
+      expect(g.power_w.n).toBeGreaterThanOrEqual(5); // 10 Hz into 1 s windows
+      expect(g.energy_mj).toBeGreaterThan(0);
+    }
+    expect(await kw.stop('SIGINT')).toBe(0);
+  });
+});
