@@ -21,7 +21,7 @@ import { type StepResult, step } from './step.js';
 const ROOT = resolve(import.meta.dirname, '../..');
 const REPEATS = Number(process.env.KW_BENCH_REPEATS ?? 3);
 const STEP_SECONDS = Number(process.env.KW_BENCH_STEP_SECONDS ?? 6);
-const INGEST_STEPS = [25_000, 50_000, 100_000, 125_000, 150_000]; // GPU-windows per second
+const INGEST_STEPS = [50_000, 100_000, 125_000, 150_000]; // GPU-windows per second
 const PEER_RATE = 5_000; // messages (= GPU-windows) per second
 const FILTER = 'kilowatch/v1/bench/+/gpu';
 
@@ -83,7 +83,8 @@ async function main(): Promise<void> {
   console.log(`kilowatch bench, ${date}, ${machine()}`);
   console.log('ingest row: 8 GPUs per message, Mosquitto, QoS 1');
   const server = await ramp(kilowattServer, 8, INGEST_STEPS);
-  const bare = await ramp((url) => bareSubscriber(url, FILTER), 8, [...INGEST_STEPS, 200_000, 250_000]);
+  // The ceiling's ramp goes on until even the bare subscriber (or the generator) falls behind.
+  const bare = await ramp((url) => bareSubscriber(url, FILTER), 8, [50_000, 100_000, 150_000, 200_000, 250_000, 300_000, 400_000]);
   console.log('peer row: 1 GPU per message, Mosquitto, QoS 1');
   const kwPeer = await fixed(kilowattServer, PEER_RATE);
   const exporter = await fixed((url) => prometheusMqttExporter(url, FILTER), PEER_RATE);
