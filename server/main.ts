@@ -46,8 +46,12 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     await store.start();
     stops.push(() => store.stop());
     // Keep each boot's delivery state at least as long as the longest spool age (§3).
-    const keepSince = now() - config.deliveryStateDays * 86_400_000;
-    ledger.load(await store.loadDelivery(keepSince));
+    const keepMs = config.deliveryStateDays * 86_400_000;
+    ledger.load(await store.loadDelivery(now() - keepMs));
+    // Streams of boots older than that are forgotten hourly, so the ledger stays bounded while the server runs.
+    const pruner = setInterval(() => ledger.prune(now() - keepMs), 3_600_000);
+    pruner.unref();
+    stops.push(async () => clearInterval(pruner));
 
     let brokerUrl = config.brokerUrl;
     const embedded = brokerUrl === '';
