@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import type { Ack, HostInfo, HostStatus } from '../protocol/payloads.js';
+import type { Ack, HostInfo, HostStatus, JobEvent } from '../protocol/payloads.js';
 import { type StreamKind, encodeSegment, hostTopic } from '../protocol/topics.js';
 import { DiskSpool } from './delivery/disk-spool.js';
 import { MemorySpool, type SpoolLimits } from './delivery/spool.js';
@@ -123,6 +123,11 @@ export class HostLink {
 
   publishWindow(body: WindowBody): void {
     this.sender('gpu').produce(body as unknown as Record<string, unknown> & { ts: number });
+  }
+
+  /** A job started or ended on this host: spooled and acknowledged like windows (stream `job`). */
+  publishJobEvent(event: Omit<JobEvent, 'v' | 'boot_id' | 'seq' | 'first_seq'>): void {
+    this.sender('job').produce(event as unknown as Record<string, unknown> & { ts: number });
   }
 
   /** Sends what is due on every stream; called on a timer by the collector. */

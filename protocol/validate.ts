@@ -8,7 +8,7 @@ import {
   type Obj, asArray, asObject, bool, defined, inRange, int, optNum, optStr, stat, str, strList,
 } from './fields.js';
 import type {
-  GpuInfo, GpuProcess, GpuReading, GpuWindow, HostInfo, HostStatus, MeterInfo, StreamHeader, ThrottleReason,
+  GpuInfo, GpuProcess, GpuReading, GpuWindow, HostInfo, HostStatus, JobEvent, MeterInfo, StreamHeader, ThrottleReason,
 } from './payloads.js';
 import { PROTOCOL_VERSION } from './payloads.js';
 import { type Result, Rejection, guard } from './result.js';
@@ -116,6 +116,32 @@ export function validateGpuWindow(input: unknown): Result<GpuWindow> {
     const hostPower = stat(o, 'host_power_w', '', 0, LIMITS.maxGpuPowerW * Math.max(1, gpus.length));
     if (hostPower) window.host_power_w = hostPower;
     return window;
+  });
+}
+
+/** Stream `job`: a job started or ended on this host, with the GPUs it holds. */
+export function validateJobEvent(input: unknown): Result<JobEvent> {
+  return guard(() => {
+    const o = asObject(input, 'payload');
+    const head = header(o);
+    const event = str(o, 'event', '', 8);
+    if (event !== 'start' && event !== 'end') throw new Rejection('bad_type', `event must be "start" or "end", not "${event}"`);
+    const out: JobEvent = { ...head, ts: int(o, 'ts', '', 0), event, job: str(o, 'job', '', 256), gpus: strList(o, 'gpus', '', LIMITS.maxGpusPerHost) ?? [] };
+    if (o.gpus === undefined) throw new Rejection('missing_field', 'gpus is missing');
+    const user = optStr(o, 'user', '');
+    if (user !== undefined) out.user = user;
+    const project = optStr(o, 'project', '');
+    if (project !== undefined) out.project = project;
+    const partition = optStr(o, 'partition', '');
+    if (partition !== undefined) out.partition = partition;
+    if (o.labels !== undefined) {
+      const labels = asObject(o.labels, 'labels');
+      const entries = Object.entries(labels);
+      if (entries.length > 64) throw new Rejection('impossible_value', 'labels has more than 64 entries');
+      for (const [k, v] of entries) if (typeof v !== 'string') throw new Rejection('bad_type', `labels.${k} must be a string`);
+      out.labels = labels as Record<string, string>;
+    }
+    return out;
   });
 }
 

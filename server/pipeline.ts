@@ -13,6 +13,7 @@ import type { WindowStore } from './store/store.js';
 
 export interface PipelineCounters {
   windows: number;
+  job_events: number;
   late: number;
   duplicates: number;
   store_refused: number;
@@ -20,7 +21,7 @@ export interface PipelineCounters {
 }
 
 export class Pipeline {
-  readonly counters: PipelineCounters = { windows: 0, late: 0, duplicates: 0, store_refused: 0, internal_errors: 0 };
+  readonly counters: PipelineCounters = { windows: 0, job_events: 0, late: 0, duplicates: 0, store_refused: 0, internal_errors: 0 };
 
   constructor(
     private readonly policy: IngestPolicy,
@@ -54,9 +55,23 @@ export class Pipeline {
           }
           this.counters.windows += 1;
           if (this.live.applyWindow(m.site, m.host, w, now) === 'late') this.counters.late += 1;
-          if (!this.store.enqueue({ key, window: w, receivedAt: now })) {
+          if (!this.store.enqueue({ kind: 'gpu', key, window: w, receivedAt: now })) {
             // Not settled, so not acknowledged: the collector resends it when the store has room.
             this.ledger.abandon(key, w.seq);
+            this.counters.store_refused += 1;
+          }
+          return;
+        }
+        case 'job': {
+          const e = m.event;
+          const key = { site: m.site, host: m.host, stream: 'job', bootId: e.boot_id };
+          if (this.ledger.offer(key, e.seq, e.first_seq, now) === 'duplicate') {
+            this.counters.duplicates += 1;
+            return;
+          }
+          this.counters.job_events += 1;
+          if (!this.store.enqueue({ kind: 'job', key, event: e, receivedAt: now })) {
+            this.ledger.abandon(key, e.seq);
             this.counters.store_refused += 1;
           }
           return;

@@ -3,10 +3,10 @@
  * now) that returns a typed message or a reject with its reason. It never
  * throws, whatever the input, so the message loop never sees an exception.
  */
-import type { GpuWindow, HostInfo, HostStatus } from '../../protocol/payloads.js';
+import type { GpuWindow, HostInfo, HostStatus, JobEvent } from '../../protocol/payloads.js';
 import type { RejectReason } from '../../protocol/result.js';
 import { parseHostTopic } from '../../protocol/topics.js';
-import { parseJson, validateGpuWindow, validateInfo, validateStatus } from '../../protocol/validate.js';
+import { parseJson, validateGpuWindow, validateInfo, validateJobEvent, validateStatus } from '../../protocol/validate.js';
 
 export interface IngestPolicy {
   prefix: string;
@@ -22,6 +22,7 @@ interface From {
 
 export type Ingested =
   | (From & { kind: 'gpu'; window: GpuWindow })
+  | (From & { kind: 'job'; event: JobEvent })
   | (From & { kind: 'status'; status: HostStatus })
   | (From & { kind: 'info'; info: HostInfo })
   /** An empty retained payload clears a retained topic: nothing to do. */
@@ -62,7 +63,7 @@ export function ingest(topic: string, payload: Uint8Array, policy: IngestPolicy,
   }
   if (payload.byteLength === 0 && (kind === 'status' || kind === 'info')) return { kind: 'cleared', site, host };
 
-  if (kind !== 'gpu' && kind !== 'status' && kind !== 'info') {
+  if (kind !== 'gpu' && kind !== 'job' && kind !== 'status' && kind !== 'info') {
     return reject('unknown_stream', `stream "${kind}" is part of protocol v1 but this server release does not ingest it yet`);
   }
   const json = parseJson(payload);
@@ -76,11 +77,11 @@ export function ingest(topic: string, payload: Uint8Array, policy: IngestPolicy,
     const r = validateInfo(json.value);
     return r.ok ? { kind: 'info', site, host, info: r.value } : reject(r.reason, r.detail);
   }
-  const r = validateGpuWindow(json.value);
-  if (!r.ok) return { ...reject(r.reason, r.detail), header: readHeader('gpu', json.value) } as Ingested;
+  const r = kind === 'gpu' ? validateGpuWindow(json.value) : validateJobEvent(json.value);
+  if (!r.ok) return { ...reject(r.reason, r.detail), header: readHeader(kind, json.value) } as Ingested;
   if (r.value.ts > now + policy.maxFutureMs) {
-    const detail = `window starts ${Math.round((r.value.ts - now) / 1000)} s in the future (allowed skew ${policy.maxFutureMs} ms)`;
-    return { ...reject('future', detail), header: readHeader('gpu', json.value) } as Ingested;
+    const detail = `${kind === 'gpu' ? 'window starts' : 'job event is dated'} ${Math.round((r.value.ts - now) / 1000)} s in the future (allowed skew ${policy.maxFutureMs} ms)`;
+    return { ...reject('future', detail), header: readHeader(kind, json.value) } as Ingested;
   }
-  return { kind: 'gpu', site, host, window: r.value };
+  return kind === 'gpu' ? { kind, site, host, window: r.value as GpuWindow } : { kind, site, host, event: r.value as JobEvent };
 }

@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { DeliveryRow } from '../core/delivery.js';
-import type { CommitHooks, StoreStats, StoredWindow, WindowStore } from './store.js';
+import { type CommitHooks, type StoreStats, type StoredItem, type WindowStore, itemSeq } from './store.js';
 import { WriteBuffer } from './write-buffer.js';
 
 export interface DuckDbStoreOptions {
@@ -30,6 +30,13 @@ CREATE TABLE IF NOT EXISTS gpu_windows (
   energy_mj DOUBLE, window_energy_mj DOUBLE,
   util_mean_pct DOUBLE, mem_used_mean_mib DOUBLE, temp_max_c DOUBLE, sm_clock_mean_mhz DOUBLE,
   power_limit_w DOUBLE, received_ms BIGINT NOT NULL
+)`;
+
+export const JOB_EVENTS_DDL = `
+CREATE TABLE IF NOT EXISTS job_events (
+  site VARCHAR NOT NULL, host VARCHAR NOT NULL, boot_id VARCHAR NOT NULL, seq BIGINT NOT NULL, ts_ms BIGINT NOT NULL,
+  event VARCHAR NOT NULL, job VARCHAR NOT NULL, user_name VARCHAR, project VARCHAR, partition_name VARCHAR,
+  gpus VARCHAR NOT NULL, labels VARCHAR, received_ms BIGINT NOT NULL
 )`;
 
 /** One row per (site, host, stream, boot_id): the settled seqs as a watermark and ranges (JSON). Small, so a key is cheap. */
@@ -71,6 +78,7 @@ export class DuckDbStore implements WindowStore {
     }
     this.conn = await this.instance.connect();
     await this.conn.run(GPU_WINDOWS_DDL);
+    await this.conn.run(JOB_EVENTS_DDL);
     await this.conn.run(DELIVERY_DDL);
     await this.conn.run(STAGING_DDL);
     this.timer = setInterval(() => void this.flush(), this.opts.flushMs);
@@ -88,7 +96,7 @@ export class DuckDbStore implements WindowStore {
     }));
   }
 
-  enqueue(item: StoredWindow): boolean {
+  enqueue(item: StoredItem): boolean {
     return this.buffer.push(item);
   }
 
@@ -102,14 +110,19 @@ export class DuckDbStore implements WindowStore {
 
   private async writeBatch(conn: DuckDBConnection): Promise<void> {
     const batch = this.buffer.take();
-    const settled = batch.map((item) => ({ key: item.key, seq: item.window.seq }));
+    const settled = batch.map((item) => ({ key: item.key, seq: itemSeq(item) }));
     let rows = 0;
     try {
       const delivery = this.opts.hooks.rowsForCommit(settled, this.opts.now());
       await conn.run('BEGIN TRANSACTION');
-      const appender = await conn.createAppender('gpu_windows');
-      for (const item of batch) rows += appendWindow(appender, item);
-      appender.closeSync(); // flushes the appended rows into the open transaction
+      const windows = await conn.createAppender('gpu_windows');
+      let jobs: DuckDBAppender | undefined;
+      for (const item of batch) {
+        if (item.kind === 'gpu') rows += appendWindow(windows, item);
+        else rows += appendJobEvent((jobs ??= await conn.createAppender('job_events')), item);
+      }
+      windows.closeSync(); // flushes the appended rows into the open transaction
+      jobs?.closeSync();
       if (delivery.length > 0) await upsertDelivery(conn, delivery);
       await conn.run('COMMIT');
       this.opts.hooks.committed(settled);
@@ -175,7 +188,7 @@ function appendNumber(a: DuckDBAppender, v: number | undefined): void {
 }
 
 /** One row per GPU; absent values are NULL, never 0. (Hot path: the window's own values are converted once.) */
-function appendWindow(a: DuckDBAppender, item: StoredWindow): number {
+function appendWindow(a: DuckDBAppender, item: Extract<StoredItem, { kind: 'gpu' }>): number {
   const w = item.window;
   const { site, host } = item.key;
   const seq = BigInt(w.seq);
@@ -210,4 +223,24 @@ function appendWindow(a: DuckDBAppender, item: StoredWindow): number {
     a.endRow();
   }
   return w.gpus.length;
+}
+
+function appendJobEvent(a: DuckDBAppender, item: Extract<StoredItem, { kind: 'job' }>): number {
+  const e = item.event;
+  const optional = (v: string | undefined) => (v === undefined ? a.appendNull() : a.appendVarchar(v));
+  a.appendVarchar(item.key.site);
+  a.appendVarchar(item.key.host);
+  a.appendVarchar(e.boot_id);
+  a.appendBigInt(BigInt(e.seq));
+  a.appendBigInt(BigInt(e.ts));
+  a.appendVarchar(e.event);
+  a.appendVarchar(e.job);
+  optional(e.user);
+  optional(e.project);
+  optional(e.partition);
+  a.appendVarchar(JSON.stringify(e.gpus));
+  optional(e.labels && JSON.stringify(e.labels));
+  a.appendBigInt(BigInt(item.receivedAt));
+  a.endRow();
+  return 1;
 }

@@ -3,14 +3,21 @@
  * appended in batches; the buffer has a bound, and what it cannot hold is
  * dropped and counted. Engines: duckdb-store.ts (the embedded default).
  */
-import type { GpuWindow } from '../../protocol/payloads.js';
+import type { GpuWindow, JobEvent } from '../../protocol/payloads.js';
 import type { DeliveryRow, StreamKey } from '../core/delivery.js';
 
-export interface StoredWindow {
-  /** (site, host, stream, boot_id): the delivery stream the window belongs to. */
-  key: StreamKey;
-  window: GpuWindow;
-  receivedAt: number;
+/** A message accepted for storage, with (site, host, stream, boot_id): the delivery stream it belongs to. */
+export type StoredItem =
+  | { kind: 'gpu'; key: StreamKey; window: GpuWindow; receivedAt: number }
+  | { kind: 'job'; key: StreamKey; event: JobEvent; receivedAt: number };
+
+export function itemSeq(item: StoredItem): number {
+  return item.kind === 'gpu' ? item.window.seq : item.event.seq;
+}
+
+/** Rows an item becomes: one per GPU for a window, one for a job event. Buffers are bounded in rows. */
+export function itemRows(item: StoredItem): number {
+  return item.kind === 'gpu' ? Math.max(1, item.window.gpus.length) : 1;
 }
 
 /**
@@ -43,8 +50,8 @@ export interface WindowStore {
   start(): Promise<void>;
   /** The delivery state persisted by earlier runs, for streams updated since `sinceMs`. */
   loadDelivery(sinceMs: number): Promise<DeliveryRow[]>;
-  /** Buffers a window for the next batch; false when the buffer is full (the rows are counted as dropped). */
-  enqueue(item: StoredWindow): boolean;
+  /** Buffers an item for the next batch; false when the buffer is full (its rows are counted as dropped). */
+  enqueue(item: StoredItem): boolean;
   /** Writes everything buffered now. */
   flush(): Promise<void>;
   /** Flushes, then closes the engine. */

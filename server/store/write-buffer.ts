@@ -1,19 +1,19 @@
 /**
- * A bounded buffer of windows waiting to be written, counted in GPU rows
- * because rows are what an engine writes. When full it refuses new windows
+ * A bounded buffer of items waiting to be written, counted in rows (one per
+ * GPU of a window) because rows are what an engine writes. When full it refuses new windows
  * and counts their rows; it never grows past its bound.
  */
-import type { StoredWindow } from './store.js';
+import { type StoredItem, itemRows } from './store.js';
 
 export class WriteBuffer {
-  private items: StoredWindow[] = [];
+  private items: StoredItem[] = [];
   private rows = 0;
   dropped = 0;
 
   constructor(readonly maxRows: number) {}
 
-  push(item: StoredWindow): boolean {
-    const rows = Math.max(1, item.window.gpus.length);
+  push(item: StoredItem): boolean {
+    const rows = itemRows(item);
     if (this.rows + rows > this.maxRows) {
       this.dropped += rows;
       return false;
@@ -24,7 +24,7 @@ export class WriteBuffer {
   }
 
   /** Takes everything buffered; hand it back with `restore` if the write fails. */
-  take(): StoredWindow[] {
+  take(): StoredItem[] {
     const taken = this.items;
     this.items = [];
     this.rows = 0;
@@ -32,11 +32,11 @@ export class WriteBuffer {
   }
 
   /** Puts a failed batch back in front, within the bound; what does not fit is counted as dropped. */
-  restore(batch: StoredWindow[]): void {
-    const kept: StoredWindow[] = [];
+  restore(batch: StoredItem[]): void {
+    const kept: StoredItem[] = [];
     let rows = this.rows;
     for (const item of batch) {
-      const n = Math.max(1, item.window.gpus.length);
+      const n = itemRows(item);
       if (rows + n > this.maxRows) this.dropped += n;
       else {
         kept.push(item);

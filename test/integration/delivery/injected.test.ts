@@ -87,4 +87,23 @@ describe('delivery, injected by hand', () => {
     console.log(`[never acceptable] sent 0, 1 (negative power), 2; ack watermark 2 with 1 rejected; stored ${JSON.stringify(stored)}`);
     expect(stored.map((r) => r.seq)).toEqual([0, 2]);
   });
+
+  it('the job stream is de-duplicated, stored and acknowledged like windows', async () => {
+    const { dataDir, acks } = await setup();
+    const job = (seq: number, event: 'start' | 'end') =>
+      JSON.stringify({ v: 1, boot_id: 'boot-j', seq, first_seq: 0, ts: now(), event, job: '1234+0', user: 'ada', project: 'llm', gpus: ['GPU-aaaa', 'GPU-bbbb'] });
+    for (const [seq, ev] of [[0, 'start'], [1, 'end'], [1, 'end'], [0, 'start']] as const) await client!.publishAsync(`${T}/job`, job(seq, ev), { qos: 1 });
+    await eventually(() => (acks.flatMap((a) => a.acks).some((e) => e.stream === 'job' && e.watermark === 1) ? true : undefined));
+    expect(await server!.stop('SIGINT')).toBe(0);
+    const db = await DuckDBInstance.create(join(dataDir, 'kilowatch.duckdb'));
+    const conn = await db.connect();
+    const rows = (await conn.runAndReadAll('SELECT seq::INT AS seq, event, job, user_name, gpus FROM job_events ORDER BY seq')).getRowObjectsJS();
+    conn.closeSync();
+    db.closeSync();
+    console.log(`[job stream] sent seqs 0,1,1,0; stored ${JSON.stringify(rows)}`);
+    expect(rows).toEqual([
+      { seq: 0, event: 'start', job: '1234+0', user_name: 'ada', gpus: '["GPU-aaaa","GPU-bbbb"]' },
+      { seq: 1, event: 'end', job: '1234+0', user_name: 'ada', gpus: '["GPU-aaaa","GPU-bbbb"]' },
+    ]);
+  });
 });

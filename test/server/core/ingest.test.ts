@@ -62,4 +62,14 @@ describe('ingest', () => {
       expect(() => ingest(TOPIC, bytes(chars.join('')), policy, NOW)).not.toThrow();
     }
   });
+
+  it('accepts a job event on the job stream, and names the header of a bad one so it can be settled', () => {
+    const job = { v: 1, boot_id: 'b1', seq: 3, first_seq: 0, ts: NOW - 1000, event: 'start', job: '1234+0', user: 'ada', gpus: ['GPU-aaaa'] };
+    const m = ingest('kilowatch/v1/dc1/node-1/job', bytes(JSON.stringify(job)), policy, NOW);
+    expect(m).toMatchObject({ kind: 'job', event: { job: '1234+0', event: 'start', gpus: ['GPU-aaaa'] } });
+    const bad = ingest('kilowatch/v1/dc1/node-1/job', bytes(JSON.stringify({ ...job, event: 'paused' })), policy, NOW);
+    expect(bad).toMatchObject({ kind: 'reject', reason: 'bad_type', header: { stream: 'job', boot_id: 'b1', seq: 3, first_seq: 0 } });
+    const noGpus = ingest('kilowatch/v1/dc1/node-1/job', bytes(JSON.stringify({ ...job, gpus: undefined })), policy, NOW);
+    expect(noGpus).toMatchObject({ kind: 'reject', reason: 'missing_field' });
+  });
 });

@@ -33,7 +33,7 @@ describe('DuckDB store (a real file)', () => {
     await s.start();
     const w = gpuWindow({ seq: 7 });
     delete w.gpus[1]!.energy_mj;
-    expect(s.enqueue({ key: key(), window: w, receivedAt: 1_764_000_001_000 })).toBe(true);
+    expect(s.enqueue({ kind: 'gpu', key: key(), window: w, receivedAt: 1_764_000_001_000 })).toBe(true);
     expect(s.stats(1_764_000_001_500)).toMatchObject({ pending_rows: 2, lag_ms: 500 });
     await s.stop();
     const rows = await query(s.path, 'SELECT host, seq, gpu_id, power_mean_w, power_max_w, energy_mj, temp_max_c FROM gpu_windows ORDER BY gpu_id');
@@ -47,7 +47,7 @@ describe('DuckDB store (a real file)', () => {
     const s = store(1000);
     await s.start();
     let accepted = 0;
-    for (let i = 0; i < 600; i++) if (s.enqueue({ key: key(), window: gpuWindow({ seq: i }), receivedAt: 0 })) accepted++;
+    for (let i = 0; i < 600; i++) if (s.enqueue({ kind: 'gpu', key: key(), window: gpuWindow({ seq: i }), receivedAt: 0 })) accepted++;
     expect(accepted).toBe(500);
     expect(s.stats(0)).toMatchObject({ pending_rows: 1000, dropped_rows: 200 });
     await s.flush();
@@ -60,7 +60,7 @@ describe('DuckDB store (a real file)', () => {
     await s.start();
     const conn = (s as unknown as { conn: { run(sql: string): Promise<unknown> } }).conn;
     await conn.run('ALTER TABLE gpu_windows RENAME TO gpu_windows_away'); // the append target disappears
-    s.enqueue({ key: key(), window: gpuWindow(), receivedAt: 0 });
+    s.enqueue({ kind: 'gpu', key: key(), window: gpuWindow(), receivedAt: 0 });
     await s.flush();
     expect(s.stats(0)).toMatchObject({ pending_rows: 2, written_rows: 0, degraded: true });
     expect(s.stats(0).last_error).toMatch(/gpu_windows/);
@@ -83,7 +83,7 @@ describe('DuckDB store (a real file)', () => {
     await s.start();
     for (const seq of [0, 1, 3]) {
       expect(ledger.offer(key(), seq, 0, 0)).toBe('new');
-      s.enqueue({ key: key(), window: gpuWindow({ seq }), receivedAt: 0 });
+      s.enqueue({ kind: 'gpu', key: key(), window: gpuWindow({ seq }), receivedAt: 0 });
     }
     expect(ledger.takeAcks(0)).toEqual([]);
     await s.flush();
@@ -105,7 +105,7 @@ describe('DuckDB store (a real file)', () => {
     const conn = (s as unknown as { conn: { run(sql: string): Promise<unknown> } }).conn;
     await conn.run('DROP TABLE delivery_streams'); // the state table is gone: the whole batch must fail
     ledger.offer(key(), 0, 0, 0);
-    s.enqueue({ key: key(), window: gpuWindow({ seq: 0 }), receivedAt: 0 });
+    s.enqueue({ kind: 'gpu', key: key(), window: gpuWindow({ seq: 0 }), receivedAt: 0 });
     await s.flush();
     expect(s.stats(0)).toMatchObject({ written_rows: 0, pending_rows: 2, degraded: true });
     expect(ledger.takeAcks(0)).toEqual([]);
