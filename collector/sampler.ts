@@ -4,6 +4,7 @@
  * epoch), so samples of all hosts share instants and windows line up across
  * hosts. A closed window is published at its host's seeded offset.
  */
+import { PowerTrail } from './power-trail.js';
 import { HostWindow, type GpuSample, type WindowBody, publishOffsetMs, windowStart } from './window.js';
 
 export interface SampledHost {
@@ -18,12 +19,15 @@ export interface SamplerOptions {
   windowMs: number;
   sampleMs: number;
   now: () => number;
+  /** The edge integral never bridges a longer interval between two samples (default 5 sample intervals). */
+  maxGapMs?: number;
 }
 
 export class Sampler {
   private timer: NodeJS.Timeout | undefined;
   private readonly pending = new Map<NodeJS.Timeout, () => void>();
   private readonly open = new Map<SampledHost, HostWindow>();
+  private readonly trails = new Map<SampledHost, PowerTrail>();
   private lastTick = -1;
   private running = false;
 
@@ -66,17 +70,33 @@ export class Sampler {
     if (t > this.lastTick) {
       this.lastTick = t;
       const ts = windowStart(t, this.opts.windowMs);
-      for (const host of this.hosts) {
-        let current = this.open.get(host);
-        if (current && current.ts !== ts) {
-          this.publishLater(host, current);
-          current = undefined;
-        }
-        if (!current) this.open.set(host, (current = new HostWindow(ts, this.opts.windowMs)));
-        current.add(host.read(t));
-      }
+      for (const host of this.hosts) this.sampleHost(host, t, ts);
     }
     this.schedule();
+  }
+
+  private sampleHost(host: SampledHost, t: number, ts: number): void {
+    let current = this.open.get(host);
+    let closing: HostWindow | undefined;
+    if (current && current.ts !== ts) {
+      closing = current;
+      current = undefined;
+    }
+    if (!current) this.open.set(host, (current = new HostWindow(ts, this.opts.windowMs)));
+    const samples = host.read(t);
+    current.add(samples);
+    // Integrate power for GPUs without a counter. A part that falls in the window
+    // being closed still belongs to it, so it is added before that window goes out.
+    let trail = this.trails.get(host);
+    if (!trail) this.trails.set(host, (trail = new PowerTrail(this.opts.windowMs, this.opts.maxGapMs ?? 5 * this.opts.sampleMs)));
+    for (const s of samples) {
+      if (s.energy_mj !== undefined || s.power_w === undefined) continue;
+      for (const part of trail.add(s.id, t, s.power_w)) {
+        if (part.windowTs === current.ts) current.addEnergy(s.id, part.energyMj);
+        else if (closing?.ts === part.windowTs) closing.addEnergy(s.id, part.energyMj);
+      }
+    }
+    if (closing) this.publishLater(host, closing);
   }
 
   private publishLater(host: SampledHost, window: HostWindow): void {

@@ -4,7 +4,7 @@
  * spike inside a 1 s window survives as the window's max. The host total is
  * summed per sample, so its max is a true host peak, not a sum of maxima.
  */
-import type { GpuReading, GpuWindow, Stat } from '../protocol/payloads.js';
+import type { GpuProcess, GpuReading, GpuWindow, Stat, ThrottleReason } from '../protocol/payloads.js';
 
 /** One reading of one GPU. Fields the source cannot read are absent. */
 export interface GpuSample {
@@ -16,6 +16,10 @@ export interface GpuSample {
   temp_c?: number;
   sm_clock_mhz?: number;
   power_limit_w?: number;
+  /** Throttle reasons active at this sample (read at 1 Hz or slower). */
+  throttle?: ThrottleReason[];
+  /** Compute processes at this sample (read at 1 Hz or slower). */
+  processes?: GpuProcess[];
 }
 
 const STAT_FIELDS = ['power_w', 'util_pct', 'mem_used_mib', 'temp_c', 'sm_clock_mhz'] as const;
@@ -51,7 +55,11 @@ export class StatAccumulator {
 interface GpuAccumulator {
   stats: Partial<Record<StatField, StatAccumulator>>;
   energy_mj?: number;
+  /** Energy integrated at the edge (PowerTrail), for GPUs whose source has no counter. */
+  window_energy_mj?: number;
   power_limit_w?: number;
+  throttle?: Set<ThrottleReason>;
+  processes?: GpuProcess[];
 }
 
 /** Window content without the stream header, which the publisher adds. */
@@ -78,12 +86,21 @@ export class HostWindow {
       }
       if (s.energy_mj !== undefined) acc.energy_mj = s.energy_mj;
       if (s.power_limit_w !== undefined) acc.power_limit_w = s.power_limit_w;
+      // Any reason seen at any sample of the window counts; the last process list stands.
+      if (s.throttle) for (const r of s.throttle) (acc.throttle ??= new Set()).add(r);
+      if (s.processes) acc.processes = s.processes;
       if (s.power_w !== undefined) {
         hostTotal += s.power_w;
         anyPower = true;
       }
     }
     if (anyPower) this.hostPower.add(hostTotal);
+  }
+
+  /** Energy the edge integrated for a GPU without a counter (W x ms = mJ). */
+  addEnergy(gpuId: string, energyMj: number): void {
+    const acc = this.gpus.get(gpuId);
+    if (acc) acc.window_energy_mj = (acc.window_energy_mj ?? 0) + energyMj;
   }
 
   get sampleCount(): number {
@@ -98,8 +115,12 @@ export class HostWindow {
         const stat = acc.stats[f]?.toStat();
         if (stat) g[f] = stat;
       }
+      // The counter when the source has one; the edge integral only when it has none (§4).
       if (acc.energy_mj !== undefined) g.energy_mj = acc.energy_mj;
+      else if (acc.window_energy_mj !== undefined) g.window_energy_mj = acc.window_energy_mj;
       if (acc.power_limit_w !== undefined) g.power_limit_w = acc.power_limit_w;
+      if (acc.throttle) g.throttle = [...acc.throttle];
+      if (acc.processes) g.processes = acc.processes;
       gpus.push(g);
     }
     const body: WindowBody = { ts: this.ts, window_ms: this.windowMs, gpus };

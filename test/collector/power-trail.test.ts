@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { PowerTrail } from '../../collector/power-trail.js';
+import { Sampler, type SampledHost } from '../../collector/sampler.js';
+import type { WindowBody } from '../../collector/window.js';
+
+describe('edge energy (trapezoid rule)', () => {
+  it('is exact for a constant and for a ramp, and splits a segment at the window boundary', () => {
+    const trail = new PowerTrail(1000, 500);
+    expect(trail.add('g', 900, 100)).toEqual([]);
+    // 900 -> 1100 ms, 100 W -> 300 W: 100 ms in each window.
+    expect(trail.add('g', 1100, 300)).toEqual([
+      { windowTs: 0, energyMj: 15_000 }, // mean 150 W over 100 ms
+      { windowTs: 1000, energyMj: 25_000 }, // mean 250 W over 100 ms
+    ]);
+  });
+
+  it('never bridges a gap longer than the limit, and counts it', () => {
+    const trail = new PowerTrail(1000, 500);
+    trail.add('g', 0, 100);
+    expect(trail.add('g', 600, 100)).toEqual([]);
+    expect(trail.gaps).toBe(1);
+    expect(trail.add('g', 700, 100)).toEqual([{ windowTs: 0, energyMj: 10_000 }]);
+  });
+});
+
+describe('sampler with a counterless source', () => {
+  it('puts the integrated energy of each window into its window_energy_mj, and carries throttle and processes', () => {
+    const windows: WindowBody[] = [];
+    const host: SampledHost = {
+      name: 'h', key: 0,
+      // 200 W constant, no energy counter (as nvidia-smi), throttled and with one process at 300 ms.
+      read: (t) => [{ id: 'g', power_w: 200, ...(t % 1000 === 300 ? { throttle: ['power_cap' as const], processes: [{ pid: 7, used_mib: 10 }] } : {}) }],
+      publishWindow: (b) => windows.push(b),
+    };
+    let now = 0;
+    const sampler = new Sampler([host], { windowMs: 1000, sampleMs: 100, now: () => now });
+    for (let t = 0; t <= 3000; t += 100) {
+      now = t;
+      sampler.tick(t);
+    }
+    sampler.stop(); // publishes the window waiting for its offset and the open one
+    const full = windows.filter((w) => w.ts === 1000 || w.ts === 2000);
+    expect(full).toHaveLength(2);
+    for (const w of full) {
+      expect(w.gpus[0]!.window_energy_mj).toBeCloseTo(200 * 1000, 6); // 200 W x 1 s, samples across both boundaries
+      expect(w.gpus[0]!.energy_mj).toBeUndefined();
+      expect(w.gpus[0]!.throttle).toEqual(['power_cap']);
+      expect(w.gpus[0]!.processes).toEqual([{ pid: 7, used_mib: 10 }]);
+    }
+  });
+});
