@@ -4,12 +4,12 @@
  * synchronous and never throws into the MQTT client: the catch below is the
  * last line of defence and counts what reaches it as `internal_error`.
  */
-import type { DeliveryLedger } from './core/delivery.js';
+import type { DeliveryLedger, StreamKey } from './core/delivery.js';
 import type { IngestPolicy } from './core/ingest.js';
 import { ingest } from './core/ingest.js';
 import type { LiveState } from './core/live-state.js';
 import type { RejectLog } from './core/reject-log.js';
-import type { WindowStore } from './store/store.js';
+import type { StoredItem, WindowStore } from './store/store.js';
 
 export interface PipelineCounters {
   windows: number;
@@ -33,6 +33,20 @@ export class Pipeline {
     private readonly log: (line: string) => void,
   ) {}
 
+  /** De-duplication on (host, stream, boot_id, seq): a duplicate is counted and answered with an ack, nothing else. */
+  private isNew(key: StreamKey, seq: number, firstSeq: number, now: number): boolean {
+    if (this.ledger.offer(key, seq, firstSeq, now) === 'new') return true;
+    this.counters.duplicates += 1;
+    return false;
+  }
+
+  /** Buffers for the store; refused means not settled, so not acknowledged: the collector resends it when there is room. */
+  private buffer(item: StoredItem, seq: number): void {
+    if (this.store.enqueue(item)) return;
+    this.ledger.abandon(item.key, seq);
+    this.counters.store_refused += 1;
+  }
+
   handle(topic: string, payload: Uint8Array): void {
     try {
       const now = this.now();
@@ -49,31 +63,18 @@ export class Pipeline {
         case 'gpu': {
           const w = m.window;
           const key = { site: m.site, host: m.host, stream: 'gpu', bootId: w.boot_id };
-          if (this.ledger.offer(key, w.seq, w.first_seq, now) === 'duplicate') {
-            this.counters.duplicates += 1;
-            return;
-          }
+          if (!this.isNew(key, w.seq, w.first_seq, now)) return;
           this.counters.windows += 1;
           if (this.live.applyWindow(m.site, m.host, w, now) === 'late') this.counters.late += 1;
-          if (!this.store.enqueue({ kind: 'gpu', key, window: w, receivedAt: now })) {
-            // Not settled, so not acknowledged: the collector resends it when the store has room.
-            this.ledger.abandon(key, w.seq);
-            this.counters.store_refused += 1;
-          }
+          this.buffer({ kind: 'gpu', key, window: w, receivedAt: now }, w.seq);
           return;
         }
         case 'job': {
           const e = m.event;
           const key = { site: m.site, host: m.host, stream: 'job', bootId: e.boot_id };
-          if (this.ledger.offer(key, e.seq, e.first_seq, now) === 'duplicate') {
-            this.counters.duplicates += 1;
-            return;
-          }
+          if (!this.isNew(key, e.seq, e.first_seq, now)) return;
           this.counters.job_events += 1;
-          if (!this.store.enqueue({ kind: 'job', key, event: e, receivedAt: now })) {
-            this.ledger.abandon(key, e.seq);
-            this.counters.store_refused += 1;
-          }
+          this.buffer({ kind: 'job', key, event: e, receivedAt: now }, e.seq);
           return;
         }
         case 'status':
