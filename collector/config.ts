@@ -5,7 +5,9 @@ export interface CollectorConfig {
   readonly brokerUrl: string;
   readonly prefix: string;
   readonly site: string;
-  readonly source: 'auto' | 'nvml' | 'nvidia-smi' | 'sim';
+  readonly source: 'auto' | 'nvml' | 'nvidia-smi' | 'prometheus' | 'sim';
+  readonly scrapeUrl: string;
+  readonly scrapeIntervalMs: number;
   /** The host name for hardware sources; empty means the machine's hostname. */
   readonly host: string;
   readonly hosts: number;
@@ -30,6 +32,8 @@ export function collectorConfig(v: Values): CollectorConfig {
     site: v.get('collector.site') as string,
     source: v.get('collector.source') as CollectorConfig['source'],
     host: v.get('collector.host') as string,
+    scrapeUrl: v.get('collector.scrape_url') as string,
+    scrapeIntervalMs: v.get('collector.scrape_interval_ms') as number,
     hosts: v.get('collector.hosts') as number,
     gpus: v.get('collector.gpus') as number,
     seed: v.get('collector.seed') as number,
@@ -51,6 +55,7 @@ export function collectorProblems(c: CollectorConfig): string[] {
   const problems: string[] = [];
   if (c.windowMs % c.sampleMs !== 0) problems.push(`collector.window_ms (${c.windowMs}) must be a multiple of collector.sample_ms (${c.sampleMs})`);
   if (c.site.startsWith('_')) problems.push(`collector.site "${c.site}" begins with "_", which protocol v1 reserves`);
+  if (c.source === 'prometheus' && !/^https?:\/\/\S+$/.test(c.scrapeUrl)) problems.push('collector.source prometheus needs collector.scrape_url (--scrape-url http://host:port/metrics)');
   if (c.host.startsWith('_')) problems.push(`collector.host "${c.host}" begins with "_", which protocol v1 reserves`);
   if (c.hostName.startsWith('_')) problems.push(`collector.host_name "${c.hostName}" begins with "_", which protocol v1 reserves`);
   return problems;

@@ -10,6 +10,7 @@ import type { GpuInfo } from '../protocol/payloads.js';
 import type { CollectorConfig } from './config.js';
 import { NvidiaSmiSource } from './sources/nvidia-smi.js';
 import { NvmlSource } from './sources/nvml.js';
+import { PrometheusSource } from './sources/prometheus.js';
 import { mix, simGpuInfo, simGpus, simSample } from './sources/sim.js';
 import type { GpuSource } from './sources/source.js';
 import type { GpuSample } from './window.js';
@@ -22,7 +23,7 @@ export interface FleetHost {
 }
 
 export interface Fleet {
-  source: 'nvml' | 'nvidia-smi' | 'sim';
+  source: 'nvml' | 'nvidia-smi' | 'prometheus' | 'sim';
   simulated: boolean;
   hosts: FleetHost[];
   /** Counters of the hardware source for the collector's health output. */
@@ -52,7 +53,7 @@ function simFleet(config: CollectorConfig, loadedAt: number): Fleet {
   return { source: 'sim', simulated: true, hosts, health: () => ({}), stop: async () => undefined, mustKill: () => false };
 }
 
-async function hardwareFleet(config: CollectorConfig, source: GpuSource & { kind: 'nvml' | 'nvidia-smi' }): Promise<Fleet> {
+async function hardwareFleet(config: CollectorConfig, source: GpuSource & { kind: 'nvml' | 'nvidia-smi' | 'prometheus' }): Promise<Fleet> {
   await source.start();
   const name = config.host || hostname();
   const host: FleetHost = { name, key: mix(...[...name].map((c) => c.charCodeAt(0))), gpus: source.inventory(), read: (t) => source.read(t) };
@@ -75,6 +76,7 @@ export async function openFleet(config: CollectorConfig, loadedAt: number, log: 
   if (config.source === 'sim') return simFleet(config, loadedAt);
   if (config.source === 'nvidia-smi') return hardwareFleet(config, new NvidiaSmiSource({ intervalMs: config.sampleMs }));
   if (config.source === 'nvml') return hardwareFleet(config, new NvmlSource({ powerIntervalMs: config.sampleMs }));
+  if (config.source === 'prometheus') return hardwareFleet(config, new PrometheusSource({ url: config.scrapeUrl, intervalMs: config.scrapeIntervalMs }));
   if (!driverPresent()) return simFleet(config, loadedAt);
   try {
     return await hardwareFleet(config, new NvmlSource({ powerIntervalMs: config.sampleMs }));

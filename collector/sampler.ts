@@ -28,6 +28,8 @@ export class Sampler {
   private readonly pending = new Map<NodeJS.Timeout, () => void>();
   private readonly open = new Map<SampledHost, HostWindow>();
   private readonly trails = new Map<SampledHost, PowerTrail>();
+  /** Per host and GPU, the source time of the last reading counted, to skip repeats. */
+  private readonly seen = new Map<SampledHost, Map<string, number>>();
   private lastTick = -1;
   private running = false;
 
@@ -84,12 +86,20 @@ export class Sampler {
     }
     if (!current) this.open.set(host, (current = new HostWindow(ts, this.opts.windowMs)));
     const samples = host.read(t);
-    current.add(samples);
+    let seen = this.seen.get(host);
+    if (!seen) this.seen.set(host, (seen = new Map()));
+    const fresh = new Set<GpuSample>();
+    for (const s of samples) {
+      if (s.ts_ms !== undefined && seen.get(s.id) === s.ts_ms) continue;
+      if (s.ts_ms !== undefined) seen.set(s.id, s.ts_ms);
+      fresh.add(s);
+    }
+    current.add(samples, (s) => fresh.has(s));
     // Integrate power for GPUs without a counter. A part that falls in the window
     // being closed still belongs to it, so it is added before that window goes out.
     let trail = this.trails.get(host);
     if (!trail) this.trails.set(host, (trail = new PowerTrail(this.opts.windowMs, this.opts.maxGapMs ?? 5 * this.opts.sampleMs)));
-    for (const s of samples) {
+    for (const s of fresh) {
       if (s.energy_mj !== undefined || s.power_w === undefined) continue;
       for (const part of trail.add(s.id, t, s.power_w)) {
         if (part.windowTs === current.ts) current.addEnergy(s.id, part.energyMj);

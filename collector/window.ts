@@ -20,6 +20,12 @@ export interface GpuSample {
   throttle?: ThrottleReason[];
   /** Compute processes at this sample (read at 1 Hz or slower). */
   processes?: GpuProcess[];
+  /**
+   * When the source took the reading. A source slower than the sampler (an
+   * exporter scraped every 30 s) returns the same reading at many ticks: only
+   * the first counts as a sample (ARCHITECTURE.md §8: distinct samples, not scrapes).
+   */
+  ts_ms?: number;
 }
 
 const STAT_FIELDS = ['power_w', 'util_pct', 'mem_used_mib', 'temp_c', 'sm_clock_mhz'] as const;
@@ -74,10 +80,20 @@ export class HostWindow {
     readonly windowMs: number,
   ) {}
 
-  add(samples: readonly GpuSample[]): void {
+  /**
+   * Adds the readings of one instant. Per-GPU statistics take only fresh
+   * readings; the host total takes every GPU's latest value, since a GPU whose
+   * reading did not change still draws that power at this instant.
+   */
+  add(samples: readonly GpuSample[], isFresh: (s: GpuSample) => boolean = () => true): void {
     let hostTotal = 0;
     let anyPower = false;
     for (const s of samples) {
+      if (s.power_w !== undefined) {
+        hostTotal += s.power_w;
+        anyPower = true;
+      }
+      if (!isFresh(s)) continue;
       let acc = this.gpus.get(s.id);
       if (!acc) this.gpus.set(s.id, (acc = { stats: {} }));
       for (const f of STAT_FIELDS) {
@@ -89,10 +105,6 @@ export class HostWindow {
       // Any reason seen at any sample of the window counts; the last process list stands.
       if (s.throttle) for (const r of s.throttle) (acc.throttle ??= new Set()).add(r);
       if (s.processes) acc.processes = s.processes;
-      if (s.power_w !== undefined) {
-        hostTotal += s.power_w;
-        anyPower = true;
-      }
     }
     if (anyPower) this.hostPower.add(hostTotal);
   }

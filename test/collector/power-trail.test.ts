@@ -48,4 +48,29 @@ describe('sampler with a counterless source', () => {
       expect(w.gpus[0]!.processes).toEqual([{ pid: 7, used_mib: 10 }]);
     }
   });
+
+  it('counts a reading the source repeats at later ticks once, while the host total keeps its power', () => {
+    const windows: WindowBody[] = [];
+    // An exporter-like source: a new reading every 500 ms, seen at every 100 ms tick.
+    const host: SampledHost = {
+      name: 'h', key: 0,
+      read: (t) => [
+        { id: 'slow', power_w: 100 + Math.floor(t / 500), ts_ms: Math.floor(t / 500) * 500 },
+        { id: 'fast', power_w: 50 },
+      ],
+      publishWindow: (b) => windows.push(b),
+    };
+    let now = 0;
+    const sampler = new Sampler([host], { windowMs: 1000, sampleMs: 100, now: () => now });
+    for (let t = 0; t <= 2000; t += 100) {
+      now = t;
+      sampler.tick(t);
+    }
+    sampler.stop();
+    const w = windows.find((x) => x.ts === 1000)!;
+    const slow = w.gpus.find((g) => g.id === 'slow')!;
+    expect(slow.power_w).toMatchObject({ n: 2, min: 102, max: 103 }); // two distinct readings, not ten
+    expect(w.gpus.find((g) => g.id === 'fast')!.power_w!.n).toBe(10); // no ts_ms: every tick counts
+    expect(w.host_power_w).toMatchObject({ n: 10, min: 152, max: 153 }); // the repeated reading still counts in the host total
+  });
 });
