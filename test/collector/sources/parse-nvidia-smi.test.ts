@@ -4,7 +4,7 @@
  * so a new capture gets assertions), plus the edge cases of the format.
  * Expected values were read from the files by hand.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -20,6 +20,7 @@ import {
   type SmiGpu,
 } from '../../../collector/sources/parse-nvidia-smi.js';
 import { ROOT } from '../../helpers/kilowatch-process.js';
+import { describeFixtures } from '../../helpers/fixture-suite.js';
 
 const FIXTURES = join(ROOT, '..', 'shared', 'fixtures', 'nvidia-smi');
 const H100 = 'GPU-00000000-0000-0000-0000-000000000000';
@@ -136,17 +137,7 @@ const EXPECTATIONS: Record<string, (text: string) => void> = {
   },
 };
 
-describe('nvidia-smi parsers over the captured fixtures', () => {
-  const files = readdirSync(FIXTURES).sort();
-
-  it('has expectations for exactly the fixtures present', () => expect(files).toEqual(Object.keys(EXPECTATIONS).sort()));
-
-  it.each(files)('%s', (file) => {
-    const check = EXPECTATIONS[file];
-    expect(check, `no expectations for fixture ${file}: read it and add them here`).toBeDefined();
-    check!(readFileSync(join(FIXTURES, file), 'utf8'));
-  });
-});
+describeFixtures('nvidia-smi parsers over the captured fixtures', FIXTURES, EXPECTATIONS);
 
 describe('nvidia-smi value forms', () => {
   it('reads every bracketed message, N/A and empty as absent', () => {

@@ -5,12 +5,13 @@
  * H100 capture, plus inline cases for the corners of the format. Expected
  * values were read from the files by hand.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gpuFromRow, parseEnabled, parseNumber, parseQueryCsv, type SmiTable } from '../../../collector/sources/parse-nvidia-smi.js';
 import { DCGM_METRICS, isBlank, NVIDIA_SMI_METRICS, parseExposition, parseValue, readingsFromExposition } from '../../../collector/sources/parse-prometheus.js';
 import { ROOT } from '../../helpers/kilowatch-process.js';
+import { describeFixtures } from '../../helpers/fixture-suite.js';
 
 const FIXTURES = join(ROOT, '..', 'shared', 'fixtures', 'dcgm-exporter');
 const SMI_CAPTURE = join(ROOT, '..', 'shared', 'fixtures', 'nvidia-smi', 'nvidia_gpu_exporter__linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01.txt');
@@ -82,17 +83,7 @@ const EXPECTATIONS: Record<string, (text: string) => void> = {
   },
 };
 
-describe('prometheus parsers over the dcgm-exporter fixtures', () => {
-  const files = readdirSync(FIXTURES).sort();
-
-  it('has expectations for exactly the fixtures present', () => expect(files).toEqual(Object.keys(EXPECTATIONS).sort()));
-
-  it.each(files)('%s', (file) => {
-    const check = EXPECTATIONS[file];
-    expect(check, `no expectations for fixture ${file}: read it and add them here`).toBeDefined();
-    check!(readFileSync(join(FIXTURES, file), 'utf8'));
-  });
-});
+describeFixtures('prometheus parsers over the dcgm-exporter fixtures', FIXTURES, EXPECTATIONS);
 
 /** A `# <phase> :: <what>` section of the nvidia_gpu_exporter capture: the text after its `# $ command` header. */
 function section(capture: string, title: string): string {
