@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { collectorConfig, collectorProblems } from '../collector/config.js';
+import { type CollectorConfig, collectorConfig, collectorProblems } from '../collector/config.js';
+import { replay } from '../collector/replay.js';
 import { type RunningCollector, startCollector } from '../collector/main.js';
 import { serverConfig } from '../server/config.js';
 import { ListenError } from '../server/http/listen.js';
@@ -31,6 +32,25 @@ function usage(): string {
 
 const log = (line: string) => console.log(line);
 
+/** --replay: print what the collector would publish for a captured reading, then exit (no broker). */
+function runReplay(c: CollectorConfig): number {
+  let text: string;
+  try {
+    text = readFileSync(c.replayFile, 'utf8');
+  } catch (err) {
+    console.error(`kilowatch: cannot read ${c.replayFile}: ${(err as Error).message}`);
+    return 1;
+  }
+  const host = c.host || 'replay';
+  const r = replay({ kind: c.source, text, topic: c.replayTopic || undefined, prefix: c.prefix, site: c.site, host, now: Date.now(), windowMs: c.windowMs });
+  if (!r.ok) {
+    console.error(`kilowatch: ${c.replayFile}: ${r.error}`);
+    return 1;
+  }
+  for (const m of r.messages) console.log(JSON.stringify(m));
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === '--version' || name === '-v') return console.log(VERSION), 0;
@@ -46,6 +66,7 @@ async function main(argv: string[]): Promise<number> {
   if (layered.help) return console.log(`usage: kilowatch ${name} [options]\n${COMMANDS[name]?.summary}\n\noptions:\n${helpText(command.uses)}\n  --config <file>            settings file (default ./kilowatch.yaml if present); env KILOWATCH_CONFIG`), 0;
 
   const collectorCfg = command.uses.includes('collector') ? collectorConfig(layered.values) : undefined;
+  if (name === 'collector' && collectorCfg?.replayFile) return runReplay(collectorCfg);
   const problems = collectorCfg ? collectorProblems(collectorCfg) : [];
   if (name === 'collector' && collectorCfg?.brokerUrl === '') problems.push('collector needs a broker: --broker mqtt://host:port or KILOWATCH_BROKER');
   if (problems.length > 0) {

@@ -5,7 +5,10 @@ export interface CollectorConfig {
   readonly brokerUrl: string;
   readonly prefix: string;
   readonly site: string;
-  readonly source: 'auto' | 'nvml' | 'nvidia-smi' | 'prometheus' | 'sim';
+  readonly source: 'auto' | 'nvml' | 'nvidia-smi' | 'prometheus' | 'sim' | 'tasmota' | 'shelly' | 'zigbee2mqtt' | 'mqtt-json';
+  /** A file to replay instead of running (see collector/replay.ts); empty: run. */
+  readonly replayFile: string;
+  readonly replayTopic: string;
   readonly scrapeUrl: string;
   readonly scrapeIntervalMs: number;
   /** The host name for hardware sources; empty means the machine's hostname. */
@@ -33,6 +36,8 @@ export function collectorConfig(v: Values): CollectorConfig {
     source: v.get('collector.source') as CollectorConfig['source'],
     host: v.get('collector.host') as string,
     scrapeUrl: v.get('collector.scrape_url') as string,
+    replayFile: v.get('collector.replay') as string,
+    replayTopic: v.get('collector.topic') as string,
     scrapeIntervalMs: v.get('collector.scrape_interval_ms') as number,
     hosts: v.get('collector.hosts') as number,
     gpus: v.get('collector.gpus') as number,
@@ -55,7 +60,9 @@ export function collectorProblems(c: CollectorConfig): string[] {
   const problems: string[] = [];
   if (c.windowMs % c.sampleMs !== 0) problems.push(`collector.window_ms (${c.windowMs}) must be a multiple of collector.sample_ms (${c.sampleMs})`);
   if (c.site.startsWith('_')) problems.push(`collector.site "${c.site}" begins with "_", which protocol v1 reserves`);
-  if (c.source === 'prometheus' && !/^https?:\/\/\S+$/.test(c.scrapeUrl)) problems.push('collector.source prometheus needs collector.scrape_url (--scrape-url http://host:port/metrics)');
+  const meterKinds = ['tasmota', 'shelly', 'zigbee2mqtt', 'mqtt-json'];
+  if (meterKinds.includes(c.source) && !c.replayFile) problems.push(`collector.source ${c.source}: power-meter sources run only with --replay in this release`);
+  if (c.source === 'prometheus' && !c.replayFile && !/^https?:\/\/\S+$/.test(c.scrapeUrl)) problems.push('collector.source prometheus needs collector.scrape_url (--scrape-url http://host:port/metrics)');
   if (c.host.startsWith('_')) problems.push(`collector.host "${c.host}" begins with "_", which protocol v1 reserves`);
   if (c.hostName.startsWith('_')) problems.push(`collector.host_name "${c.hostName}" begins with "_", which protocol v1 reserves`);
   return problems;

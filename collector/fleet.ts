@@ -74,6 +74,9 @@ async function hardwareFleet(config: CollectorConfig, source: GpuSource & { kind
  */
 export async function openFleet(config: CollectorConfig, loadedAt: number, log: (line: string) => void): Promise<Fleet> {
   if (config.source === 'sim') return simFleet(config, loadedAt);
+  if (config.source !== 'auto' && config.source !== 'nvml' && config.source !== 'nvidia-smi' && config.source !== 'prometheus') {
+    throw new Error(`source ${config.source} has no live collection in this release (use --replay)`);
+  }
   if (config.source === 'nvidia-smi') return hardwareFleet(config, new NvidiaSmiSource({ intervalMs: config.sampleMs }));
   if (config.source === 'nvml') return hardwareFleet(config, new NvmlSource({ powerIntervalMs: config.sampleMs }));
   if (config.source === 'prometheus') return hardwareFleet(config, new PrometheusSource({ url: config.scrapeUrl, intervalMs: config.scrapeIntervalMs }));
