@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Consumer, bareSubscriber, kilowattServer, prometheusMqttExporter } from './consumers.js';
+import { footprint } from './footprint.js';
 import { startMosquitto } from './mosquitto.js';
 import { machine, median } from './proc.js';
 import { type StepResult, step } from './step.js';
@@ -24,6 +25,7 @@ const STEP_SECONDS = Number(process.env.KW_BENCH_STEP_SECONDS ?? 6);
 const INGEST_STEPS = [50_000, 100_000, 125_000, 150_000]; // GPU-windows per second
 const PEER_RATE = 5_000; // messages (= GPU-windows) per second
 const FILTER = 'kilowatch/v1/bench/+/gpu';
+const FOOTPRINT_SECONDS = Number(process.env.KW_BENCH_FOOTPRINT_SECONDS ?? 20);
 
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
@@ -88,6 +90,9 @@ async function main(): Promise<void> {
   console.log('peer row: 1 GPU per message, Mosquitto, QoS 1');
   const kwPeer = await fixed(kilowattServer, PEER_RATE);
   const exporter = await fixed((url) => prometheusMqttExporter(url, FILTER), PEER_RATE);
+  console.log('footprint row: one collector, 8 GPUs at 10 Hz');
+  const fp = await footprint(FOOTPRINT_SECONDS);
+  for (const f of fp) console.log(`  ${f.source}: ${fmt(f.cpuPercentOfCore, 2)} % of one core, ${fmt(f.rssMb, 1)} MB RSS`);
 
   const rate = (r?: StepResult[]) => (r && r.length ? median(r.map((x) => x.receivedPerSecond * 8)) : 0);
   const cpuUs = (r: StepResult[] | undefined, per: number) => (r && r.length ? median(r.map((x) => (x.cpuSecondsPerMessage / per) * 1e6)) : NaN);
@@ -110,6 +115,7 @@ async function main(): Promise<void> {
     `| ingest | CPU per GPU-window, µs | ${fmt(cpuUs(server.best, 8), 2)} | bare subscriber: ${fmt(cpuUs(bare.best, 8), 2)} | | |`,
     `| ingest | GPU rows stored per GPU-window received | ${fmt(stored, 3)} | | | 1.000 |`,
     `| peer (1 GPU/msg, ${fmt(PEER_RATE)} msg/s) | CPU per message, µs | ${fmt(kwPeerUs, 1)} | prometheus-mqtt-exporter: ${fmt(expUs, 1)} | ${fmt(expUs / kwPeerUs, 2)}× less | ≥ 2× less |`,
+    ...fp.map((f) => `| collector footprint, 8 GPUs at 10 Hz, source ${f.source} | CPU, % of one core (over ${fmt(f.seconds)} s) / RSS | ${fmt(f.cpuPercentOfCore, 2)} % / ${fmt(f.rssMb, 1)} MB | | | ≤ 2 % / ≤ 80 MB |`),
     '',
     'Steps tried (offered → received GPU-windows/s):',
     '',

@@ -8,10 +8,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type CollectorConfig, collectorConfig, collectorProblems } from '../collector/config.js';
 import { replay } from '../collector/replay.js';
-import { type RunningCollector, startCollector } from '../collector/main.js';
+import type { RunningCollector } from '../collector/main.js';
 import { serverConfig } from '../server/config.js';
 import { ListenError } from '../server/http/listen.js';
-import { type RunningServer, startServer } from '../server/main.js';
+import type { RunningServer } from '../server/main.js';
 import { helpText, layerConfig } from './config-layers.js';
 import type { Command } from './options.js';
 
@@ -79,11 +79,14 @@ async function main(argv: string[]): Promise<number> {
   const deps = { now: Date.now, log, version: VERSION };
   try {
     if (command.uses.includes('server')) {
+      // Imported on demand: a collector on a GPU host never loads DuckDB, Aedes or ws (memory footprint).
+      const { startServer } = await import('../server/main.js');
       server = await startServer(serverConfig(layered.values), { ...deps, webDir: join(here, '../web') });
       log(`kilowatch ${VERSION}: server ready at ${server.httpUrl} (MQTT ${server.brokerUrl})`);
     }
     if (collectorCfg) {
       const cfg = server && collectorCfg.brokerUrl === '' ? { ...collectorCfg, brokerUrl: server.brokerUrl } : collectorCfg;
+      const { startCollector } = await import('../collector/main.js');
       collector = await startCollector(Object.freeze(cfg), deps);
     }
     if (server) log(`kilowatch: open ${server.httpUrl}`);

@@ -1,0 +1,74 @@
+/**
+ * Footprint row of `npm run bench`: one collector process with 8 GPUs sampled
+ * at 10 Hz, publishing to a kilowatch server (which acknowledges, so the
+ * spool stays small), measured from /proc: CPU as a share of one core over
+ * the run, and resident memory at the end. Sources: the simulator and NVML
+ * through the real FFI path against the C stand-in (built with gcc).
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { freePort } from './mosquitto.js';
+import { cpuSeconds } from './proc.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const BIN = join(ROOT, 'bin/kilowatch.js');
+
+export interface Footprint {
+  source: string;
+  cpuPercentOfCore: number;
+  rssMb: number;
+  seconds: number;
+}
+
+function rssMb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  return Number(line?.split(/\s+/)[1] ?? NaN) / 1024;
+}
+
+function start(args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((res, rej) => {
+    let out = '';
+    const on = (d: Buffer) => ((out += d.toString()), ready.test(out) && res(child));
+    child.stdout!.on('data', on);
+    child.stderr!.on('data', on);
+    child.once('exit', (code) => rej(new Error(`kilowatch ${args[0]} exited (${code}):\n${out}`)));
+  });
+}
+
+const stop = (c: ChildProcess) => new Promise<void>((res) => (c.exitCode !== null ? res() : (c.once('exit', () => res()), c.kill('SIGINT'))));
+
+/** Builds the NVML stand-in; the footprint row says so when gcc is missing. */
+function nvmlStub(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'kilowatch-bench-nvml-'));
+  execFileSync('gcc', ['-shared', '-fPIC', '-O2', '-o', join(dir, 'libnvidia-ml.so.1'), join(ROOT, 'test/nvml-stub/libnvidia-ml-stub.c'), '-lm']);
+  return dir;
+}
+
+export async function footprint(seconds: number): Promise<Footprint[]> {
+  const mqttPort = await freePort();
+  const server = await start(['server', '--port', '0', '--mqtt-port', String(mqttPort), '--data-dir', mkdtempSync(join(tmpdir(), 'kilowatch-bench-fp-'))], /server ready/);
+  const out: Footprint[] = [];
+  try {
+    const runs: [string, string[], NodeJS.ProcessEnv][] = [
+      ['sim', ['--source', 'sim', '--hosts', '1', '--gpus', '8'], {}],
+      ['nvml (C stand-in)', ['--source', 'nvml', '--host-id', 'bench-nvml'], { LD_LIBRARY_PATH: nvmlStub(), KW_NVML_STUB_GPUS: '8' }],
+    ];
+    for (const [source, args, env] of runs) {
+      const c = await start(['collector', '--broker', `mqtt://127.0.0.1:${mqttPort}`, '--sample-ms', '100', ...args], /collector: /, env);
+      await new Promise((r) => setTimeout(r, 3000)); // start-up (module loading, JIT) is not the steady state
+      const cpu0 = cpuSeconds(c.pid!);
+      const t0 = Date.now();
+      await new Promise((r) => setTimeout(r, seconds * 1000));
+      const cpu = cpuSeconds(c.pid!) - cpu0;
+      const elapsed = (Date.now() - t0) / 1000;
+      out.push({ source, cpuPercentOfCore: (100 * cpu) / elapsed, rssMb: rssMb(c.pid!), seconds: elapsed });
+      await stop(c);
+    }
+  } finally {
+    await stop(server);
+  }
+  return out;
+}
