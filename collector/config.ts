@@ -26,6 +26,7 @@ export interface CollectorConfig {
   readonly resendPerSecond: number;
   readonly recordFile: string;
   readonly shutdownWaitMs: number;
+  readonly healthLogSeconds: number;
 }
 
 export function collectorConfig(v: Values): CollectorConfig {
@@ -52,6 +53,7 @@ export function collectorConfig(v: Values): CollectorConfig {
     resendPerSecond: v.get('collector.resend_per_s') as number,
     recordFile: v.get('collector.record') as string,
     shutdownWaitMs: v.get('collector.shutdown_wait_ms') as number,
+    healthLogSeconds: v.get('collector.health_log_s') as number,
   });
 }
 

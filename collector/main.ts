@@ -21,7 +21,20 @@ export interface RunningCollector {
   hosts: string[];
   links: HostLink[];
   fleet: Fleet;
+  /** The source's counters and the delivery counters of every stream, summed over hosts. */
+  health(): Record<string, number>;
   stop(): Promise<void>;
+}
+
+/** Sums the per-stream sender counters of all links: { gpu_produced, gpu_resent, job_dropped, ... }. */
+export function deliveryHealth(links: readonly HostLink[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const link of links) {
+    for (const [stream, stats] of Object.entries(link.stats())) {
+      for (const [k, v] of Object.entries(stats)) out[`${stream}_${k}`] = (out[`${stream}_${k}`] ?? 0) + v;
+    }
+  }
+  return out;
 }
 
 export async function startCollector(config: CollectorConfig, deps: CollectorDeps): Promise<RunningCollector> {
@@ -59,11 +72,17 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
   sampler.start();
   // Resends and sends held back by the in-flight bound go out on this beat.
   const pump = setInterval(() => links.forEach((l) => l.pump()), 250);
+  const health = () => ({ ...fleet.health(), ...deliveryHealth(links) });
+  const healthLog = config.healthLogSeconds > 0
+    ? setInterval(() => deps.log(`collector health: ${JSON.stringify(health())}`), config.healthLogSeconds * 1000)
+    : undefined;
+  healthLog?.unref();
 
   return {
     hosts: hosts.map((h) => h.name),
     links,
     fleet,
+    health,
     // In order (protocol: shutdown): close the current windows, wait a bounded time for their acks, then stop.
     async stop() {
       sampler.stop();
@@ -73,6 +92,8 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
         await new Promise((r) => setTimeout(r, 50));
       }
       clearInterval(pump);
+      clearInterval(healthLog);
+      deps.log(`collector health: ${JSON.stringify(health())}`);
       const left = links.reduce((n, l) => n + Object.values(l.stats()).reduce((m, s) => m + s.spooled, 0), 0);
       if (left > 0) deps.log(`collector: stopping with ${left} unacknowledged message(s) ${config.spoolDir ? 'kept in the disk spool' : 'lost with the memory spool'}`);
       await Promise.all(links.map((l) => l.stop()));

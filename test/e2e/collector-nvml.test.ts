@@ -35,5 +35,11 @@ describe('kilowatch all --source nvml', () => {
       expect(g.energy_mj).toBeGreaterThan(0);
     }
     expect(await kw.stop('SIGINT')).toBe(0);
+    // The collector's health line at stop: the source's counters and the delivery counters.
+    const health = JSON.parse(/collector health: (\{.*\})/.exec(kw.output())![1]!);
+    expect(health.nvml_readings).toBeGreaterThan(10);
+    expect(health.gpu_produced).toBeGreaterThan(0);
+    expect(health.gpu_settled).toBe(health.gpu_produced); // every window acknowledged before the collector stopped
+    expect(health.gpu_spooled).toBe(0);
   });
 });
