@@ -94,6 +94,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'Append every message produced (stream, boot, seq, ts, energy) and every dropped range to this file, as JSON lines.' },
   { key: 'collector.shutdown_wait_ms', flag: 'shutdown-wait-ms', env: 'KILOWATCH_SHUTDOWN_WAIT_MS', kind: 'int', default: 3000, min: 0, max: 60_000, for: collector,
     help: 'On stop, how long to wait for the last windows to be acknowledged.' },
+  { key: 'collector.job_pattern', flag: 'job-pattern', env: 'KILOWATCH_JOB_PATTERN', kind: 'string', default: '', for: collector,
+    help: 'A regular expression over /proc/<pid>/cgroup paths whose first group is a job id, tried before the Slurm and Kubernetes shapes.' },
   { key: 'collector.health_log_s', flag: 'health-log-s', env: 'KILOWATCH_HEALTH_LOG_S', kind: 'int', default: 60, min: 0, max: 86_400, for: collector,
     help: 'Every this many seconds (0: never) the collector logs one line of health: readings dropped by reason, source timeouts and restarts, windows produced, resent, dropped and still spooled.' },
   { key: 'collector.sample_ms', flag: 'sample-ms', env: 'KILOWATCH_SAMPLE_MS', kind: 'int', default: 100, min: 50, max: 60_000, for: collector,

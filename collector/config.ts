@@ -27,6 +27,7 @@ export interface CollectorConfig {
   readonly recordFile: string;
   readonly shutdownWaitMs: number;
   readonly healthLogSeconds: number;
+  readonly jobPattern: string;
 }
 
 export function collectorConfig(v: Values): CollectorConfig {
@@ -54,6 +55,7 @@ export function collectorConfig(v: Values): CollectorConfig {
     recordFile: v.get('collector.record') as string,
     shutdownWaitMs: v.get('collector.shutdown_wait_ms') as number,
     healthLogSeconds: v.get('collector.health_log_s') as number,
+    jobPattern: v.get('collector.job_pattern') as string,
   });
 }
 
@@ -62,6 +64,14 @@ export function collectorProblems(c: CollectorConfig): string[] {
   const problems: string[] = [];
   if (c.windowMs % c.sampleMs !== 0) problems.push(`collector.window_ms (${c.windowMs}) must be a multiple of collector.sample_ms (${c.sampleMs})`);
   if (c.site.startsWith('_')) problems.push(`collector.site "${c.site}" begins with "_", which protocol v1 reserves`);
+  if (c.jobPattern) {
+    try {
+      if (!/\((?!\?)/.test(c.jobPattern)) problems.push(`collector.job_pattern needs a capture group for the job id: ${c.jobPattern}`);
+      new RegExp(c.jobPattern);
+    } catch (err) {
+      problems.push(`collector.job_pattern is not a regular expression: ${(err as Error).message}`);
+    }
+  }
   const meterKinds = ['tasmota', 'shelly', 'zigbee2mqtt', 'mqtt-json'];
   if (meterKinds.includes(c.source) && !c.replayFile) problems.push(`collector.source ${c.source}: power-meter sources run only with --replay in this release`);
   if (c.source === 'prometheus' && !c.replayFile && !/^https?:\/\/\S+$/.test(c.scrapeUrl)) problems.push('collector.source prometheus needs collector.scrape_url (--scrape-url http://host:port/metrics)');

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { HostInfo } from '../protocol/payloads.js';
 import type { CollectorConfig } from './config.js';
 import { Recorder } from './delivery/recorder.js';
+import { ProcJobDetector } from './jobs/proc-jobs.js';
 import { type Fleet, openFleet } from './fleet.js';
 import { HostLink } from './publish.js';
 import { Sampler, type SampledHost } from './sampler.js';
@@ -72,6 +73,20 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
   sampler.start();
   // Resends and sends held back by the in-flight bound go out on this beat.
   const pump = setInterval(() => links.forEach((l) => l.pump()), 250);
+  // Jobs on a real host: processes are mapped through /proc once a second; changes go out on the job stream.
+  let jobScan: NodeJS.Timeout | undefined;
+  if (!fleet.simulated) {
+    const detector = new ProcJobDetector(undefined, config.jobPattern ? new RegExp(config.jobPattern) : undefined);
+    jobScan = setInterval(() => {
+      const now = deps.now();
+      fleet.hosts.forEach((h, i) => {
+        for (const c of detector.scan(h.read(now), now)) {
+          const { job, user, project, partition } = c.job;
+          links[i]!.publishJobEvent({ ts: now, event: c.event, job, gpus: c.gpus, ...(user && { user }), ...(project && { project }), ...(partition && { partition }) });
+        }
+      });
+    }, 1000);
+  }
   const health = () => ({ ...fleet.health(), ...deliveryHealth(links) });
   const healthLog = config.healthLogSeconds > 0
     ? setInterval(() => deps.log(`collector health: ${JSON.stringify(health())}`), config.healthLogSeconds * 1000)
@@ -93,6 +108,7 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
       }
       clearInterval(pump);
       clearInterval(healthLog);
+      clearInterval(jobScan);
       deps.log(`collector health: ${JSON.stringify(health())}`);
       const left = links.reduce((n, l) => n + Object.values(l.stats()).reduce((m, s) => m + s.spooled, 0), 0);
       if (left > 0) deps.log(`collector: stopping with ${left} unacknowledged message(s) ${config.spoolDir ? 'kept in the disk spool' : 'lost with the memory spool'}`);

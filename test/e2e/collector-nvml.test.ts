@@ -43,3 +43,39 @@ describe('kilowatch all --source nvml', () => {
     expect(health.gpu_spooled).toBe(0);
   });
 });
+
+describe('job detection through /proc, end to end', () => {
+  it('publishes start and end events for a Slurm job whose process runs on a GPU, stored once each', async () => {
+    const { spawn } = await import('node:child_process');
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const { join } = await import('node:path');
+    // A process of this user carrying a Slurm environment: its environ is readable, as for a job of the same user.
+    const job = spawn('sleep', ['60'], { env: { ...process.env, SLURM_JOB_ID: '90210', SLURM_JOB_USER: 'ada', SLURM_JOB_ACCOUNT: 'llm', SLURM_JOB_PARTITION: 'h200' } });
+    const stub = buildNvmlStub();
+    const dataDir = tempDir('jobs-e2e');
+    const p = await startKilowatch(
+      ['all', '--source', 'nvml', '--host-id', 'job-node', '--port', '0', '--mqtt-port', '0', '--data-dir', dataDir],
+      /kilowatch: open http/,
+      20_000,
+      { LD_LIBRARY_PATH: stub.dir, KW_NVML_STUB_GPUS: '2', KW_NVML_STUB_PIDS: String(job.pid) },
+    );
+    try {
+      await eventually(async () => ((await getJson(`${p.httpUrl}/api/v1/health`)).ingest.job_events >= 1 ? true : undefined));
+      job.kill('SIGKILL'); // the job ends: its pid is gone from /proc
+      await eventually(async () => ((await getJson(`${p.httpUrl}/api/v1/health`)).ingest.job_events >= 2 ? true : undefined));
+      expect(await p.stop('SIGINT')).toBe(0);
+    } finally {
+      job.kill('SIGKILL');
+      await p.stop('SIGKILL');
+    }
+    const db = await DuckDBInstance.create(join(dataDir, 'kilowatch.duckdb'));
+    const conn = await db.connect();
+    const rows = (await conn.runAndReadAll('SELECT event, job, user_name, project, partition_name, gpus FROM job_events ORDER BY seq')).getRowObjectsJS();
+    conn.closeSync();
+    db.closeSync();
+    expect(rows).toEqual([
+      { event: 'start', job: '90210', user_name: 'ada', project: 'llm', partition_name: 'h200', gpus: '["GPU-6b7c1f00-0000-4000-8000-000000000000"]' },
+      { event: 'end', job: '90210', user_name: 'ada', project: 'llm', partition_name: 'h200', gpus: '["GPU-6b7c1f00-0000-4000-8000-000000000000"]' },
+    ]);
+  });
+});

@@ -30,7 +30,7 @@ export function buildNvmlStub(): NvmlStub {
 
 /** Sets KW_NVML_STUB_* for the next start() (the stub reads them at its first nvmlInit_v2) and returns a restore function. */
 export function stubEnv(vars: Record<string, string>): () => void {
-  const keys = ['KW_NVML_STUB_GPUS', 'KW_NVML_STUB_HANG', 'KW_NVML_STUB_HANG_RELEASE', 'KW_NVML_STUB_SPIKE_MS'];
+  const keys = ['KW_NVML_STUB_GPUS', 'KW_NVML_STUB_HANG', 'KW_NVML_STUB_HANG_RELEASE', 'KW_NVML_STUB_SPIKE_MS', 'KW_NVML_STUB_PIDS'];
   const saved = new Map(keys.map((k) => [k, process.env[k]]));
   for (const k of keys) delete process.env[k];
   Object.assign(process.env, vars);

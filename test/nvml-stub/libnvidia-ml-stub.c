@@ -14,6 +14,8 @@
  *                                  once this file exists, so a test process can exit
  *   KW_NVML_STUB_SPIKE_MS=start:dur:watts[:i]  device i (default 0) draws `watts`
  *                                  during [start, start+dur) (epoch ms)
+ *   KW_NVML_STUB_PIDS=a[,b]        pids of the two compute processes on device 0
+ *                                  (default 4242, 4243)
  *
  * Devices: UUID GPU-6b7c1f00-0000-4000-8000-0000000000NN, enforced limit 700 W,
  * power P_i(t) = base_i + 40 W * sin(2 pi (t - t0) / 4 s + phase_i), and an
@@ -98,6 +100,9 @@ static double now_ms(void) {
   return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
+/* Pids of the two processes on device 0; KW_NVML_STUB_PIDS=a[,b] names real ones, for job detection tests. */
+static unsigned int process_pids[2] = {4242, 4243};
+
 static void read_config(void) {
   const char *s = getenv("KW_NVML_STUB_GPUS");
   if (s && atoi(s) > 0) gpu_count = (unsigned int)atoi(s) > MAX_GPUS ? MAX_GPUS : (unsigned int)atoi(s);
@@ -112,6 +117,8 @@ static void read_config(void) {
   if (s) snprintf(release_path, sizeof release_path, "%s", s);
   s = getenv("KW_NVML_STUB_SPIKE_MS");
   if (s && sscanf(s, "%lf:%lf:%lf:%d", &spike_start, &spike_dur, &spike_w, &spike_index) < 3) spike_dur = 0;
+  s = getenv("KW_NVML_STUB_PIDS");
+  if (s && sscanf(s, "%u,%u", &process_pids[0], &process_pids[1]) < 1) process_pids[0] = 4242;
   t0_ms = now_ms();
 }
 
@@ -339,7 +346,7 @@ nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsign
   }
   if (n > 0 && !infos) return NVML_ERROR_INVALID_ARGUMENT;
   for (unsigned int k = 0; k < n; k++) {
-    infos[k].pid = 4242 + k;
+    infos[k].pid = process_pids[k];
     /* The second process reports no memory figure, as under WDDM. */
     infos[k].usedGpuMemory = k == 0 ? (1536ULL << 20) : NVML_VALUE_NOT_AVAILABLE_ULL;
     infos[k].gpuInstanceId = 0xFFFFFFFFu;
