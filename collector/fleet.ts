@@ -11,7 +11,7 @@ import type { CollectorConfig } from './config.js';
 import { NvidiaSmiSource } from './sources/nvidia-smi.js';
 import { NvmlSource } from './sources/nvml.js';
 import { PrometheusSource } from './sources/prometheus.js';
-import { mix, simGpuInfo, simGpus, simSample } from './sources/sim.js';
+import { SimSource, mix } from './sources/sim.js';
 import type { GpuSource } from './sources/source.js';
 import type { GpuSample } from './window.js';
 
@@ -42,12 +42,12 @@ export function driverPresent(): boolean {
 
 function simFleet(config: CollectorConfig, loadedAt: number): Fleet {
   const hosts = Array.from({ length: config.hosts }, (_, h): FleetHost => {
-    const gpus = simGpus(config.seed, h, config.gpus);
+    const source = new SimSource(config.seed, h, config.gpus, () => loadedAt);
     return {
       name: `${config.hostName}-${String(h).padStart(2, '0')}`,
       key: mix(config.seed, h, 0x5eed),
-      gpus: gpus.map((g) => simGpuInfo(g, loadedAt)),
-      read: (t) => gpus.map((g) => simSample(g, loadedAt, t)),
+      gpus: source.inventory(),
+      read: (t) => source.read(t),
     };
   });
   return { source: 'sim', simulated: true, hosts, health: () => ({}), stop: async () => undefined, mustKill: () => false };

@@ -12,6 +12,7 @@
  */
 import type { GpuInfo } from '../../protocol/payloads.js';
 import type { GpuSample } from '../window.js';
+import type { GpuSource } from './source.js';
 
 export const SIM_SEGMENT_MS = 60_000;
 const RIPPLE_PERIOD_MS = 7_000;
@@ -131,4 +132,32 @@ export function simGpuInfo(gpu: SimGpu, loadedAtMs: number): GpuInfo {
     driver_loaded_at: loadedAtMs,
     supports: { energy_counter: true, instant_power: true },
   };
+}
+
+/** One simulated host as a GpuSource, so the simulator keeps the same contract as hardware sources. */
+export class SimSource implements GpuSource {
+  readonly kind = 'sim' as const;
+  private readonly gpus: SimGpu[];
+  private readonly loadedAt: number;
+
+  constructor(seed: number, host: number, count: number, now: () => number = Date.now) {
+    this.gpus = simGpus(seed, host, count);
+    this.loadedAt = now();
+  }
+
+  async start(): Promise<void> {}
+
+  inventory(): GpuInfo[] {
+    return this.gpus.map((g) => simGpuInfo(g, this.loadedAt));
+  }
+
+  read(tMs: number): GpuSample[] {
+    return this.gpus.map((g) => simSample(g, this.loadedAt, tMs));
+  }
+
+  async stop(): Promise<void> {}
+
+  health(): Record<string, number> {
+    return {};
+  }
 }
