@@ -110,7 +110,7 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
       clearInterval(healthLog);
       clearInterval(jobScan);
       deps.log(`collector health: ${JSON.stringify(health())}`);
-      const left = links.reduce((n, l) => n + Object.values(l.stats()).reduce((m, s) => m + s.spooled, 0), 0);
+      const left = Object.entries(deliveryHealth(links)).reduce((n, [k, v]) => (k.endsWith('_spooled') ? n + v : n), 0);
       if (left > 0) deps.log(`collector: stopping with ${left} unacknowledged message(s) ${config.spoolDir ? 'kept in the disk spool' : 'lost with the memory spool'}`);
       await Promise.all(links.map((l) => l.stop()));
       await fleet.stop();
