@@ -49,7 +49,7 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-export async function kilowattServer(brokerUrl: string): Promise<Consumer> {
+export async function kilowatchServer(brokerUrl: string): Promise<Consumer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'kilowatch-bench-'));
   const child = spawn(process.execPath, [join(ROOT, 'bin/kilowatch.js'), 'server', '--broker', brokerUrl, '--port', '0', '--data-dir', dataDir, '--sites', 'bench'], {
     stdio: ['ignore', 'pipe', 'pipe'],

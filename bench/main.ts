@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type Consumer, bareSubscriber, kilowattServer, prometheusMqttExporter } from './consumers.js';
+import { type Consumer, bareSubscriber, kilowatchServer, prometheusMqttExporter } from './consumers.js';
 import { footprint } from './footprint.js';
 import { startMosquitto } from './mosquitto.js';
 import { machine, median } from './proc.js';
@@ -84,11 +84,11 @@ async function main(): Promise<void> {
   const date = new Date().toISOString().slice(0, 10);
   console.log(`kilowatch bench, ${date}, ${machine()}`);
   console.log('ingest row: 8 GPUs per message, Mosquitto, QoS 1');
-  const server = await ramp(kilowattServer, 8, INGEST_STEPS);
+  const server = await ramp(kilowatchServer, 8, INGEST_STEPS);
   // The ceiling's ramp goes on until even the bare subscriber (or the generator) falls behind.
   const bare = await ramp((url) => bareSubscriber(url, FILTER), 8, [50_000, 100_000, 150_000, 200_000, 250_000, 300_000, 400_000]);
   console.log('peer row: 1 GPU per message, Mosquitto, QoS 1');
-  const kwPeer = await fixed(kilowattServer, PEER_RATE);
+  const kwPeer = await fixed(kilowatchServer, PEER_RATE);
   const exporter = await fixed((url) => prometheusMqttExporter(url, FILTER), PEER_RATE);
   console.log('footprint row: one collector, 8 GPUs at 10 Hz');
   const fp = await footprint(FOOTPRINT_SECONDS);

@@ -4,6 +4,8 @@
  * docs/config.md and --help are read off this table.
  */
 
+import { DEFAULT_PREFIX } from '../protocol/topics.js';
+
 export type Command = 'server' | 'collector';
 
 export interface OptionSpec {
@@ -28,7 +30,7 @@ const collector = ['collector'] as const;
 export const OPTIONS: readonly OptionSpec[] = [
   { key: 'mqtt.broker', flag: 'broker', env: 'KILOWATCH_BROKER', kind: 'url', default: '', for: both,
     help: 'MQTT broker URL (mqtt://host:port). Empty: the server embeds its own broker and the local collector uses it.' },
-  { key: 'mqtt.prefix', flag: 'prefix', env: 'KILOWATCH_PREFIX', kind: 'string', default: 'kilowatch/v1', for: both,
+  { key: 'mqtt.prefix', flag: 'prefix', env: 'KILOWATCH_PREFIX', kind: 'string', default: DEFAULT_PREFIX, for: both,
     help: 'Topic prefix of protocol v1.' },
   { key: 'server.host', flag: 'host', env: 'KILOWATCH_HOST', kind: 'string', default: '127.0.0.1', for: server,
     help: 'Address the HTTP server and the embedded broker bind to.' },

@@ -27,10 +27,12 @@ export interface RunningCollector {
   stop(): Promise<void>;
 }
 
-/** Sums the per-stream sender counters of all links: { gpu_produced, gpu_resent, job_dropped, ... }. */
+/** Sums the counters of all links: MQTT connects, unreadable acks, and per stream { gpu_produced, gpu_resent, job_dropped, ... }. */
 export function deliveryHealth(links: readonly HostLink[]): Record<string, number> {
-  const out: Record<string, number> = {};
+  const out: Record<string, number> = { mqtt_connects: 0, acks_unreadable: 0 };
   for (const link of links) {
+    out.mqtt_connects! += link.connects;
+    out.acks_unreadable! += link.badAcks;
     for (const [stream, stats] of Object.entries(link.stats())) {
       for (const [k, v] of Object.entries(stats)) out[`${stream}_${k}`] = (out[`${stream}_${k}`] ?? 0) + v;
     }

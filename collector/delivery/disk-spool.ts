@@ -50,9 +50,12 @@ export class DiskSpool extends MemorySpool {
   }
 
   private loadEarlierBoots(): void {
-    const logs = readdirSync(this.dir).filter((n) => n.endsWith('.log'));
-    logs.sort((a, b) => statSync(join(this.dir, a)).mtimeMs - statSync(join(this.dir, b)).mtimeMs);
-    for (const name of logs) {
+    // Oldest boot first, so its backlog is resent first; one stat per file, not per comparison.
+    const logs = readdirSync(this.dir)
+      .filter((n) => n.endsWith('.log'))
+      .map((name) => ({ name, mtime: statSync(join(this.dir, name)).mtimeMs }))
+      .sort((a, b) => a.mtime - b.mtime);
+    for (const { name } of logs) {
       const bootId = decodeURIComponent(name.slice(0, -4));
       const { log } = this.paths(bootId);
       const done = this.bootFiles(bootId).done;

@@ -7,6 +7,8 @@
 import { hostTopic } from '../../protocol/topics.js';
 import type { DeliveryLedger } from '../core/delivery.js';
 
+const MAX_CACHED_TOPICS = 100_000;
+
 export interface AckSink {
   publish(topic: string, payload: string): boolean;
 }
@@ -35,7 +37,11 @@ export class AckPublisher {
     for (const { site, host, ack } of this.ledger.takeAcks(this.now())) {
       const id = `${site}\n${host}`;
       let topic = this.topics.get(id);
-      if (topic === undefined) this.topics.set(id, (topic = hostTopic(this.prefix, site, host, 'ack')));
+      if (topic === undefined) {
+        // Bounded: hosts come and go; past the bound the cache starts over rather than grow.
+        if (this.topics.size >= MAX_CACHED_TOPICS) this.topics.clear();
+        this.topics.set(id, (topic = hostTopic(this.prefix, site, host, 'ack')));
+      }
       if (this.sink.publish(topic, JSON.stringify(ack))) this.sent += 1;
       else this.unsent += 1;
     }

@@ -90,9 +90,9 @@ export class LiveHub {
 
   private sendFleet(client: Client): void {
     const now = this.opts.now();
-    const known = this.live.summary(now).hosts;
-    this.send(client, { type: 'data', view: 'fleet', replace: true, columns: this.live.history.columns(known, now - this.opts.settleMs) });
-    this.send(client, { type: 'summary', view: 'fleet', summary: this.live.summary(now) });
+    const summary = this.live.summary(now);
+    this.send(client, { type: 'data', view: 'fleet', replace: true, columns: this.live.history.columns(summary.hosts, now - this.opts.settleMs) });
+    this.send(client, { type: 'summary', view: 'fleet', summary });
     client.needsReplace = false;
   }
 

@@ -11,7 +11,8 @@ import { ROOT } from './kilowatch-process.js';
 /** ../shared/fixtures beside the checkout (CI lays a copy there). */
 export const SHARED_FIXTURES = join(ROOT, '..', 'shared', 'fixtures');
 
-export function describeFixtures(title: string, dir: string, expectations: Record<string, (text: string) => void>): void {
+/** Each check gets the file's text and its name (checks that read the file themselves use the name). */
+export function describeFixtures(title: string, dir: string, expectations: Record<string, (text: string, file: string) => void>): void {
   describe(title, () => {
     const files = readdirSync(dir).sort();
 
@@ -20,7 +21,7 @@ export function describeFixtures(title: string, dir: string, expectations: Recor
     it.each(files)('%s', (file) => {
       const check = expectations[file];
       expect(check, `no expectations for fixture ${file}: read it and add them here`).toBeDefined();
-      check!(readFileSync(join(dir, file), 'utf8'));
+      check!(readFileSync(join(dir, file), 'utf8'), file);
     });
   });
 }

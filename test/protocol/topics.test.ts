@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeSegment, encodeSegment, hostTopic, parseHostTopic, siteFilters } from '../../protocol/topics.js';
+import { alertTopic, decodeSegment, encodeSegment, hostTopic, parseHostTopic, siteFilters } from '../../protocol/topics.js';
 
 const P = 'kilowatch/v1';
 
@@ -44,6 +44,7 @@ describe('host topics', () => {
     expect(parsed).toEqual({ ok: true, value: { site: 'dc1', host: 'node-1', kind: 'work', id: '1234+0' } });
     expect(parseHostTopic(P, 'kilowatch/v1/dc1/node-1/meter/pdu%2F3')).toMatchObject({ ok: true, value: { kind: 'meter', id: 'pdu/3' } });
     expect(parseHostTopic(P, 'kilowatch/v1/dc1/node-1/_ack')).toMatchObject({ ok: true, value: { kind: 'ack' } });
+    expect(alertTopic(P, 'gpu-power/spike', 'GPU-a+b')).toBe('kilowatch/v1/_alerts/gpu-power%2Fspike/GPU-a%2Bb');
   });
 
   it('rejects wrong topics with a reason', () => {

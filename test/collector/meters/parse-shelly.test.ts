@@ -4,12 +4,13 @@
  * a new capture gets assertions), plus inline edge cases. Expected values
  * were read from the files by hand.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseShelly } from '../../../collector/meters/parse-shelly.js';
 import type { MeterParseResult, MeterReading } from '../../../collector/meters/reading.js';
 import { ROOT } from '../../helpers/kilowatch-process.js';
+import { describeFixtures } from '../../helpers/fixture-suite.js';
 
 const DIR = join(ROOT, '..', 'shared', 'fixtures', 'meters', 'shelly');
 type Dump = { settings?: any; config?: any; status: any };
@@ -125,15 +126,7 @@ const CHECKS: Record<string, (file: string) => void> = {
   'go-mqtt-to-influx__captured-mqtt-traffic__gen1-shelly1__gen2-plus1pm__gen1-shellyem3.txt': checkCapture,
 };
 
-describe('parseShelly over the captured fixtures', () => {
-  for (const file of readdirSync(DIR).sort()) {
-    it(file, () => {
-      const check = CHECKS[file];
-      expect(check, `no expectations for fixture ${file}`).toBeDefined();
-      check!(file);
-    });
-  }
-});
+describeFixtures('parseShelly over the captured fixtures', DIR, Object.fromEntries(Object.entries(CHECKS).map(([file, check]) => [file, () => check(file)])));
 
 describe('parseShelly edge cases', () => {
   it('reports an unmetered switch (Plus 1) as unmetered, never as 0 W', () => {

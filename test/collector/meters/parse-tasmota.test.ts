@@ -3,11 +3,12 @@
  * (a fixture without a check fails), plus inline edge cases. The fixture is
  * in console format `<topic> = <payload>`; the parser takes them apart.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseTasmota, tasmotaMeterId } from '../../../collector/meters/parse-tasmota.js';
 import { ROOT } from '../../helpers/kilowatch-process.js';
+import { describeFixtures } from '../../helpers/fixture-suite.js';
 
 const DIR = join(ROOT, '..', 'shared', 'fixtures', 'meters', 'tasmota');
 
@@ -33,15 +34,7 @@ const CHECKS: Record<string, (file: string) => void> = {
   'tasmota-docs__Sonoff-Pow-R2__tele-pow1-SENSOR__console-format.txt': checkPowR2,
 };
 
-describe('parseTasmota over the captured fixtures', () => {
-  for (const file of readdirSync(DIR).sort()) {
-    it(file, () => {
-      const check = CHECKS[file];
-      expect(check, `no expectations for fixture ${file}`).toBeDefined();
-      check!(file);
-    });
-  }
-});
+describeFixtures('parseTasmota over the captured fixtures', DIR, Object.fromEntries(Object.entries(CHECKS).map(([file, check]) => [file, () => check(file)])));
 
 describe('parseTasmota edge cases', () => {
   it('keeps negative power and reads ExportActive on a bidirectional meter', () => {

@@ -4,11 +4,12 @@
  * then state messages for the devices it found. Expected values were read
  * from the file by hand.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { byFriendlyName, discoverZigbeeDevices, parseZigbee2mqtt, zigbeeMeterInfo, type Z2mDevice } from '../../../collector/meters/parse-zigbee2mqtt.js';
 import { ROOT } from '../../helpers/kilowatch-process.js';
+import { describeFixtures } from '../../helpers/fixture-suite.js';
 
 const DIR = join(ROOT, '..', 'shared', 'fixtures', 'meters', 'zigbee2mqtt');
 const PLUG_IEEE = '0x00158d0001db18f9';
@@ -53,15 +54,7 @@ const CHECKS: Record<string, (file: string) => void> = {
   'barbaris-smart-home__zigbee2mqtt-bridge-devices__z2m-1.33.2__incl-xiaomi-plug-exposes.json': checkBarbaris,
 };
 
-describe('zigbee2mqtt discovery over the captured fixtures', () => {
-  for (const file of readdirSync(DIR).sort()) {
-    it(file, () => {
-      const check = CHECKS[file];
-      expect(check, `no expectations for fixture ${file}`).toBeDefined();
-      check!(file);
-    });
-  }
-});
+describeFixtures('zigbee2mqtt discovery over the captured fixtures', DIR, Object.fromEntries(Object.entries(CHECKS).map(([file, check]) => [file, () => check(file)])));
 
 describe('zigbee2mqtt edge cases', () => {
   const meterDevice = JSON.stringify([
