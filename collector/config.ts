@@ -1,11 +1,20 @@
 /** The collector's frozen configuration, projected from the checked option values. */
 import type { Values } from '../cli/config-layers.js';
+import { METER_KINDS, type MeterKind } from './meters/meter-router.js';
 
 export interface CollectorConfig {
   readonly brokerUrl: string;
   readonly prefix: string;
   readonly site: string;
-  readonly source: 'auto' | 'nvml' | 'nvidia-smi' | 'prometheus' | 'sim' | 'tasmota' | 'shelly' | 'zigbee2mqtt' | 'mqtt-json';
+  readonly source: 'auto' | 'nvml' | 'nvidia-smi' | 'prometheus' | 'sim' | 'none' | MeterKind;
+  /** Meter kinds listened for live on the site broker. */
+  readonly meters: readonly string[];
+  /** Empty: the collector's own broker. */
+  readonly meterBrokerUrl: string;
+  readonly meterWindowMs: number;
+  /** The mqtt-json mapping file; empty when none. */
+  readonly meterMapFile: string;
+  readonly zigbeeBase: string;
   /** A file to replay instead of running (see collector/replay.ts); empty: run. */
   readonly replayFile: string;
   readonly replayTopic: string;
@@ -36,6 +45,11 @@ export function collectorConfig(v: Values): CollectorConfig {
     prefix: v.get('mqtt.prefix') as string,
     site: v.get('collector.site') as string,
     source: v.get('collector.source') as CollectorConfig['source'],
+    meters: v.get('collector.meters') as string[],
+    meterBrokerUrl: v.get('collector.meter_broker') as string,
+    meterWindowMs: v.get('collector.meter_window_ms') as number,
+    meterMapFile: v.get('collector.meter_map') as string,
+    zigbeeBase: v.get('collector.zigbee2mqtt_base') as string,
     host: v.get('collector.host') as string,
     scrapeUrl: v.get('collector.scrape_url') as string,
     replayFile: v.get('collector.replay') as string,
@@ -72,8 +86,13 @@ export function collectorProblems(c: CollectorConfig): string[] {
       problems.push(`collector.job_pattern is not a regular expression: ${(err as Error).message}`);
     }
   }
-  const meterKinds = ['tasmota', 'shelly', 'zigbee2mqtt', 'mqtt-json'];
-  if (meterKinds.includes(c.source) && !c.replayFile) problems.push(`collector.source ${c.source}: power-meter sources run only with --replay in this release`);
+  const meterKinds: readonly string[] = METER_KINDS;
+  if (meterKinds.includes(c.source) && !c.replayFile) problems.push(`collector.source ${c.source} is for --replay; to listen for live meters use --meters ${c.source} (with --source none when the host has no GPUs)`);
+  for (const m of c.meters) if (!meterKinds.includes(m)) problems.push(`collector.meters: "${m}" is not a meter kind (${METER_KINDS.join(', ')})`);
+  if (c.meters.includes('mqtt-json') && !c.meterMapFile) problems.push('collector.meters mqtt-json needs collector.meter_map (--meter-map mappings.json)');
+  if (c.meterMapFile && !c.meters.includes('mqtt-json')) problems.push('collector.meter_map is set but collector.meters does not include mqtt-json');
+  if (c.source === 'none' && c.meters.length === 0 && !c.replayFile) problems.push('collector.source none reads no GPUs, so it needs --meters');
+  if (c.meterWindowMs % c.windowMs !== 0) problems.push(`collector.meter_window_ms (${c.meterWindowMs}) must be a multiple of collector.window_ms (${c.windowMs})`);
   if (c.source === 'prometheus' && !c.replayFile && !/^https?:\/\/\S+$/.test(c.scrapeUrl)) problems.push('collector.source prometheus needs collector.scrape_url (--scrape-url http://host:port/metrics)');
   if (c.host.startsWith('_')) problems.push(`collector.host "${c.host}" begins with "_", which protocol v1 reserves`);
   if (c.hostName.startsWith('_')) problems.push(`collector.host_name "${c.hostName}" begins with "_", which protocol v1 reserves`);

@@ -23,7 +23,7 @@ export interface FleetHost {
 }
 
 export interface Fleet {
-  source: 'nvml' | 'nvidia-smi' | 'prometheus' | 'sim';
+  source: 'nvml' | 'nvidia-smi' | 'prometheus' | 'sim' | 'none';
   simulated: boolean;
   hosts: FleetHost[];
   /** Counters of the hardware source for the collector's health output. */
@@ -72,8 +72,16 @@ async function hardwareFleet(config: CollectorConfig, source: GpuSource & { kind
  * simulator; if NVML fails to start there, the collector says so loudly and
  * runs the labelled simulator rather than nothing.
  */
+/** A host with meters but no GPUs (a gateway next to the site broker): one host, nothing to sample. */
+function meterOnlyFleet(config: CollectorConfig): Fleet {
+  const name = config.host || hostname();
+  const host: FleetHost = { name, key: mix(...[...name].map((c) => c.charCodeAt(0))), gpus: [], read: () => [] };
+  return { source: 'none', simulated: false, hosts: [host], health: () => ({}), stop: async () => undefined, mustKill: () => false };
+}
+
 export async function openFleet(config: CollectorConfig, loadedAt: number, log: (line: string) => void): Promise<Fleet> {
   if (config.source === 'sim') return simFleet(config, loadedAt);
+  if (config.source === 'none') return meterOnlyFleet(config);
   if (config.source !== 'auto' && config.source !== 'nvml' && config.source !== 'nvidia-smi' && config.source !== 'prometheus') {
     throw new Error(`source ${config.source} has no live collection in this release (use --replay)`);
   }

@@ -4,11 +4,16 @@
  * per host, and starts them in order; stop() runs in reverse.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { HostInfo } from '../protocol/payloads.js';
 import type { CollectorConfig } from './config.js';
 import { Recorder } from './delivery/recorder.js';
 import { ProcJobDetector } from './jobs/proc-jobs.js';
 import { type Fleet, openFleet } from './fleet.js';
+import { parseJsonMappings } from './meters/json-mappings.js';
+import { MeterListener } from './meters/meter-listener.js';
+import { type MeterKind, MeterRouter } from './meters/meter-router.js';
+import type { JsonMeterMapping } from './meters/parse-mqtt-json.js';
 import { HostLink } from './publish.js';
 import { Sampler, type SampledHost } from './sampler.js';
 
@@ -40,6 +45,35 @@ export function deliveryHealth(links: readonly HostLink[]): Record<string, numbe
   return out;
 }
 
+/** Reads and checks the mqtt-json mapping file; every problem is listed in one error. */
+function jsonMappings(config: CollectorConfig): JsonMeterMapping[] {
+  if (!config.meterMapFile) return [];
+  let text: string;
+  try {
+    text = readFileSync(config.meterMapFile, 'utf8');
+  } catch (err) {
+    throw new Error(`collector.meter_map: cannot read ${config.meterMapFile}: ${(err as Error).message}`);
+  }
+  const parsed = parseJsonMappings(text, config.meterMapFile);
+  if (!parsed.ok) throw new Error(`collector.meter_map has problems:\n  ${parsed.problems.join('\n  ')}`);
+  return parsed.mappings;
+}
+
+/** Meters belong to the first host: the one this collector runs on (or, simulated, the fleet's first). */
+function listenForMeters(config: CollectorConfig, link: HostLink, deps: CollectorDeps): MeterListener {
+  const router = new MeterRouter({ kinds: config.meters as MeterKind[], zigbeeBase: config.zigbeeBase, jsonMappings: jsonMappings(config), maxMeters: 1024 });
+  return new MeterListener({
+    brokerUrl: config.meterBrokerUrl || config.brokerUrl,
+    clientId: `kilowatch-meters-${config.site}-${link.host}`,
+    router,
+    windowMs: config.meterWindowMs,
+    now: deps.now,
+    log: deps.log,
+    publishWindow: (meter, body) => link.publishMeterWindow(meter, body),
+    inventoryChanged: (meters) => link.setMeters(meters),
+  });
+}
+
 export async function startCollector(config: CollectorConfig, deps: CollectorDeps): Promise<RunningCollector> {
   const loadedAt = deps.now();
   const fleet = await openFleet(config, loadedAt, deps.log);
@@ -52,7 +86,7 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
     const info: HostInfo = { v: 1, boot_id: bootId, ts: loadedAt, simulated: fleet.simulated, gpus: h.gpus, meters: [] };
     const link = new HostLink({
       brokerUrl: config.brokerUrl, prefix: config.prefix, site: config.site, host: h.name, bootId,
-      version: deps.version, sources: [fleet.source], info, now: deps.now, log: deps.log,
+      version: deps.version, sources: [fleet.source, ...config.meters].filter((k) => k !== 'none'), info, now: deps.now, log: deps.log,
       spoolDir: config.spoolDir,
       spoolLimits: { maxMessages: config.spoolMaxMessages, maxBytes: config.spoolMaxBytes },
       sender: { ackTimeoutMs: config.ackTimeoutMs, resendPerSecond: config.resendPerSecond, now: deps.now },
@@ -68,16 +102,20 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
   deps.log(
     fleet.simulated
       ? `collector: SIMULATED fleet of ${config.hosts} hosts x ${config.gpus} GPUs (seed ${config.seed}, ${spool}) -> ${config.brokerUrl}`
-      : `collector: ${fleet.source} on ${fleet.hosts[0]?.name}: ${gpuCount} GPU(s) (${spool}) -> ${config.brokerUrl}`,
+      : `collector: ${fleet.source} on ${fleet.hosts[0]?.name}: ${gpuCount} GPU(s)${config.meters.length ? `, meters ${config.meters.join(',')}` : ''} (${spool}) -> ${config.brokerUrl}`,
   );
+  // Checked before anything connects, so a bad mapping file fails the start with its reasons.
+  const meters = config.meters.length > 0 ? listenForMeters(config, links[0]!, deps) : undefined;
   for (const link of links) link.start();
-  const sampler = new Sampler(hosts, { windowMs: config.windowMs, sampleMs: config.sampleMs, now: deps.now });
+  meters?.start();
+  // A host without GPUs (--source none) has no GPU stream at all, rather than empty windows.
+  const sampler = new Sampler(hosts.filter((_, i) => fleet.hosts[i]!.gpus.length > 0), { windowMs: config.windowMs, sampleMs: config.sampleMs, now: deps.now });
   sampler.start();
   // Resends and sends held back by the in-flight bound go out on this beat.
   const pump = setInterval(() => links.forEach((l) => l.pump()), 250);
   // Jobs on a real host: processes are mapped through /proc once a second; changes go out on the job stream.
   let jobScan: NodeJS.Timeout | undefined;
-  if (!fleet.simulated) {
+  if (!fleet.simulated && fleet.source !== 'none') {
     const detector = new ProcJobDetector(undefined, config.jobPattern ? new RegExp(config.jobPattern) : undefined);
     jobScan = setInterval(() => {
       const now = deps.now();
@@ -89,7 +127,7 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
       });
     }, 1000);
   }
-  const health = () => ({ ...fleet.health(), ...deliveryHealth(links) });
+  const health = () => ({ ...fleet.health(), ...meters?.health(), ...deliveryHealth(links) });
   const healthLog = config.healthLogSeconds > 0
     ? setInterval(() => deps.log(`collector health: ${JSON.stringify(health())}`), config.healthLogSeconds * 1000)
     : undefined;
@@ -103,6 +141,7 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
     // In order (protocol: shutdown): close the current windows, wait a bounded time for their acks, then stop.
     async stop() {
       sampler.stop();
+      await meters?.stop();
       const deadline = deps.now() + config.shutdownWaitMs;
       while (!links.every((l) => l.drained) && deps.now() < deadline) {
         links.forEach((l) => l.pump());

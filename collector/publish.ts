@@ -2,17 +2,18 @@
  * One MQTT connection per host (§3: one Will per host). On every (re)connect
  * it republishes the retained `status` and `info`, because a broker such as
  * Aedes keeps retained messages only in memory, and subscribes to the host's
- * own `_ack`. Spooled streams (gpu, job) go through a StreamSender each, which
- * holds every message until the server settles it.
+ * own `_ack`. Spooled streams (gpu, job, meter/<id>) go through a StreamSender
+ * each, which holds every message until the server settles it.
  */
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import type { Ack, HostInfo, HostStatus, JobEvent } from '../protocol/payloads.js';
+import type { Ack, HostInfo, HostStatus, JobEvent, MeterInfo } from '../protocol/payloads.js';
 import { type StreamKind, encodeSegment, hostTopic } from '../protocol/topics.js';
 import { DiskSpool } from './delivery/disk-spool.js';
 import { MemorySpool, type SpoolLimits } from './delivery/spool.js';
 import { type SenderOptions, StreamSender } from './delivery/stream-sender.js';
 import type { Recorder } from './delivery/recorder.js';
+import type { MeterWindowBody } from './meters/meter-windows.js';
 import type { WindowBody } from './window.js';
 
 export interface HostLinkOptions {
@@ -23,6 +24,7 @@ export interface HostLinkOptions {
   bootId: string;
   version: string;
   sources: string[];
+  /** Replaced by setMeters() as meters are discovered. */
   info: HostInfo;
   /** Empty: memory spool (lost with the process). Otherwise one directory per host below it. */
   spoolDir: string;
@@ -44,6 +46,10 @@ export class HostLink {
 
   constructor(private readonly opts: HostLinkOptions) {}
 
+  get host(): string {
+    return this.opts.host;
+  }
+
   private topic(kind: StreamKind): string {
     return hostTopic(this.opts.prefix, this.opts.site, this.opts.host, kind);
   }
@@ -55,22 +61,26 @@ export class HostLink {
     return JSON.stringify(status);
   }
 
-  /** The sender of a spooled stream, created on first use (its spool loads earlier boots' backlog). */
-  sender(stream: 'gpu' | 'job'): StreamSender {
-    let s = this.senders.get(stream);
+  /**
+   * The sender of a spooled stream, created on first use (its spool loads
+   * earlier boots' backlog). A meter's stream is `meter/<id as encoded in its topic>`.
+   */
+  sender(stream: 'gpu' | 'job' | { meter: string }): StreamSender {
+    const name = typeof stream === 'string' ? stream : `meter/${encodeSegment(stream.meter)}`;
+    let s = this.senders.get(name);
     if (!s) {
       const o = this.opts;
       const spool = o.spoolDir
-        ? new DiskSpool(stream, o.spoolLimits, join(o.spoolDir, encodeSegment(o.site), encodeSegment(o.host)))
-        : new MemorySpool(stream, o.spoolLimits);
-      const topic = this.topic(stream);
+        ? new DiskSpool(name, o.spoolLimits, join(o.spoolDir, encodeSegment(o.site), encodeSegment(o.host)))
+        : new MemorySpool(name, o.spoolLimits);
+      const topic = typeof stream === 'string' ? this.topic(stream) : hostTopic(o.prefix, o.site, o.host, 'meter', stream.meter);
       const wire = { send: (payload: string) => this.send(topic, payload) };
       const rec = o.recorder;
       const observer = {
-        produced: (e: Parameters<Recorder['produced']>[2], m: object) => rec?.produced(o.host, stream, e, m),
-        dropped: (es: Parameters<Recorder['dropped']>[2]) => rec?.dropped(o.host, stream, es),
+        produced: (e: Parameters<Recorder['produced']>[2], m: object) => rec?.produced(o.host, name, e, m),
+        dropped: (es: Parameters<Recorder['dropped']>[2]) => rec?.dropped(o.host, name, es),
       };
-      this.senders.set(stream, (s = new StreamSender(stream, o.bootId, spool, wire, o.sender, observer)));
+      this.senders.set(name, (s = new StreamSender(name, o.bootId, spool, wire, o.sender, observer)));
     }
     return s;
   }
@@ -100,7 +110,7 @@ export class HostLink {
       this.inflight = 0; // a new session: mqtt.js settles or forgets the old in-flight publishes
       client.subscribe(ackTopic, { qos: 1 });
       client.publish(this.topic('status'), this.status('online'), { qos: 1, retain: true });
-      client.publish(this.topic('info'), JSON.stringify({ ...this.opts.info, ts: this.opts.now() }), { qos: 1, retain: true });
+      this.publishInfo();
     });
     client.on('message', (topic, payload) => {
       if (topic === ackTopic) this.onAck(payload);
@@ -119,6 +129,21 @@ export class HostLink {
     } catch {
       this.badAcks += 1; // a broken ack settles nothing: the messages stay spooled and are resent
     }
+  }
+
+  private publishInfo(): void {
+    this.client?.publish(this.topic('info'), JSON.stringify({ ...this.opts.info, ts: this.opts.now() }), { qos: 1, retain: true });
+  }
+
+  /** New meters were seen: the retained inventory is replaced (when offline, the next connect sends it). */
+  setMeters(meters: MeterInfo[]): void {
+    this.opts.info = { ...this.opts.info, meters };
+    if (this.client?.connected) this.publishInfo();
+  }
+
+  /** One power-meter window on the meter's own stream. */
+  publishMeterWindow(meter: string, body: MeterWindowBody): void {
+    this.sender({ meter }).produce(body as unknown as Record<string, unknown> & { ts: number });
   }
 
   publishWindow(body: WindowBody): void {

@@ -7,9 +7,10 @@
  * by the same validators the server runs. Pure: (kind, text, topic, now) in,
  * messages or a reason out.
  */
-import type { GpuInfo, HostInfo, MeterWindow, Stat } from '../protocol/payloads.js';
+import type { GpuInfo, HostInfo } from '../protocol/payloads.js';
 import { hostTopic } from '../protocol/topics.js';
-import { validateGpuWindow, validateInfo } from '../protocol/validate.js';
+import { validateGpuWindow, validateInfo, validateMeterWindow } from '../protocol/validate.js';
+import { MeterWindows } from './meters/meter-windows.js';
 import type { MeterReading, MeterParseResult } from './meters/reading.js';
 import { parseShelly } from './meters/parse-shelly.js';
 import { parseTasmota } from './meters/parse-tasmota.js';
@@ -57,26 +58,23 @@ function gpuMessages(input: ReplayInput, samples: GpuSample[], gpus: GpuInfo[]):
   };
 }
 
-const once = (v: number | undefined): Stat | undefined => (v === undefined ? undefined : { min: v, max: v, mean: v, last: v, n: 1 });
-
-/** One reading becomes a one-sample meter window (stream meter/<id>). */
-function meterWindow(input: ReplayInput, r: MeterReading, seq: number): ReplayMessage {
-  const ts = windowStart(r.ts ?? input.now, input.windowMs);
-  const w: MeterWindow = { v: 1, boot_id: BOOT, seq, first_seq: 0, ts, window_ms: input.windowMs };
-  const put = <K extends keyof MeterWindow>(k: K, v: MeterWindow[K] | undefined) => v !== undefined && (w[k] = v);
-  put('power_w', once(r.power_w));
-  put('energy_import_wh', r.energy_import_wh);
-  put('energy_export_wh', r.energy_export_wh);
-  put('voltage_v', once(r.voltage_v));
-  put('current_a', once(r.current_a));
-  put('pf', once(r.pf));
-  return { topic: hostTopic(input.prefix, input.site, input.host, 'meter', r.meter), payload: w };
+/** Each meter's readings become its window (stream meter/<id>), built and checked as the live listener does. */
+function meterWindowMessages(input: ReplayInput, list: MeterReading[]): ReplayResult {
+  const windows = new MeterWindows(input.windowMs);
+  for (const r of list) windows.add(r, r.ts ?? input.now);
+  const messages: ReplayMessage[] = [];
+  for (const [seq, { meter, body }] of windows.takeAll().entries()) {
+    const checked = validateMeterWindow({ v: 1, boot_id: BOOT, seq, first_seq: 0, ...body });
+    if (!checked.ok) return { ok: false, error: `the window of meter ${meter} is not valid protocol v1 (${checked.reason}): ${checked.detail}` };
+    messages.push({ topic: hostTopic(input.prefix, input.site, input.host, 'meter', meter), payload: checked.value });
+  }
+  return { ok: true, messages };
 }
 
 function meterMessages(input: ReplayInput, parsed: MeterParseResult): ReplayResult {
   if (!parsed.ok) return { ok: false, error: `${input.kind}: ${parsed.reason}: ${parsed.detail}` };
   if (parsed.readings.length === 0) return { ok: false, error: `${input.kind}: the message on ${input.topic} carries no meter reading` };
-  return { ok: true, messages: parsed.readings.map((r, i) => meterWindow(input, r, i)) };
+  return meterWindowMessages(input, parsed.readings);
 }
 
 export function replay(input: ReplayInput): ReplayResult {

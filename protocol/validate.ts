@@ -8,7 +8,7 @@ import {
   type Obj, asArray, asObject, bool, defined, inRange, int, optNum, optStr, stat, str, strList,
 } from './fields.js';
 import type {
-  GpuInfo, GpuProcess, GpuReading, GpuWindow, HostInfo, HostStatus, JobEvent, MeterInfo, StreamHeader, ThrottleReason,
+  GpuInfo, GpuProcess, GpuReading, GpuWindow, HostInfo, HostStatus, JobEvent, MeterInfo, MeterWindow, StreamHeader, ThrottleReason,
 } from './payloads.js';
 import { PROTOCOL_VERSION } from './payloads.js';
 import { type Result, Rejection, guard } from './result.js';
@@ -24,6 +24,10 @@ export const LIMITS = Object.freeze({
   minWindowMs: 10,
   maxTempC: 200,
   minTempC: -50,
+  /** A site feed or a large PDU, signed (export is negative); beyond 100 MW a reading is broken. */
+  maxMeterPowerW: 100_000_000,
+  maxMeterVoltageV: 1_000_000,
+  maxMeterCurrentA: 1_000_000,
 });
 
 const THROTTLE: ReadonlySet<string> = new Set(['power_cap', 'thermal', 'power_brake', 'sync_boost', 'sw_slowdown', 'other']);
@@ -116,6 +120,27 @@ export function validateGpuWindow(input: unknown): Result<GpuWindow> {
     const hostPower = stat(o, 'host_power_w', '', 0, LIMITS.maxGpuPowerW * Math.max(1, gpus.length));
     if (hostPower) window.host_power_w = hostPower;
     return window;
+  });
+}
+
+/** Stream `meter/<meter>`: a normalized power-meter window. Power and current are signed; counters are not. */
+export function validateMeterWindow(input: unknown): Result<MeterWindow> {
+  return guard(() => {
+    const o = asObject(input, 'payload');
+    const out: MeterWindow = { ...header(o), ...windowTiming(o) };
+    const power = stat(o, 'power_w', '', -LIMITS.maxMeterPowerW, LIMITS.maxMeterPowerW);
+    if (power) out.power_w = power;
+    for (const key of ['energy_import_wh', 'energy_export_wh'] as const) {
+      const v = optNum(o, key, '');
+      if (v !== undefined) out[key] = inRange(v, key, 0, Number.MAX_SAFE_INTEGER);
+    }
+    const voltage = stat(o, 'voltage_v', '', 0, LIMITS.maxMeterVoltageV);
+    if (voltage) out.voltage_v = voltage;
+    const current = stat(o, 'current_a', '', -LIMITS.maxMeterCurrentA, LIMITS.maxMeterCurrentA);
+    if (current) out.current_a = current;
+    const pf = stat(o, 'pf', '', -1, 1);
+    if (pf) out.pf = pf;
+    return out;
   });
 }
 

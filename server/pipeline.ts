@@ -13,6 +13,7 @@ import type { StoredItem, WindowStore } from './store/store.js';
 
 export interface PipelineCounters {
   windows: number;
+  meter_windows: number;
   job_events: number;
   late: number;
   duplicates: number;
@@ -21,7 +22,7 @@ export interface PipelineCounters {
 }
 
 export class Pipeline {
-  readonly counters: PipelineCounters = { windows: 0, job_events: 0, late: 0, duplicates: 0, store_refused: 0, internal_errors: 0 };
+  readonly counters: PipelineCounters = { windows: 0, meter_windows: 0, job_events: 0, late: 0, duplicates: 0, store_refused: 0, internal_errors: 0 };
 
   constructor(
     private readonly policy: IngestPolicy,
@@ -67,6 +68,15 @@ export class Pipeline {
           this.counters.windows += 1;
           if (this.live.applyWindow(m.site, m.host, w, now) === 'late') this.counters.late += 1;
           this.buffer({ kind: 'gpu', key, window: w, receivedAt: now }, w.seq);
+          return;
+        }
+        case 'meter': {
+          const w = m.window;
+          const key = { site: m.site, host: m.host, stream: m.stream, bootId: w.boot_id };
+          if (!this.isNew(key, w.seq, w.first_seq, now)) return;
+          this.counters.meter_windows += 1;
+          if (this.live.applyMeter(m.site, m.host, m.meter, w, now) === 'late') this.counters.late += 1;
+          this.buffer({ kind: 'meter', key, meter: m.meter, window: w, receivedAt: now }, w.seq);
           return;
         }
         case 'job': {

@@ -3,10 +3,11 @@
  * now) that returns a typed message or a reject with its reason. It never
  * throws, whatever the input, so the message loop never sees an exception.
  */
-import type { GpuWindow, HostInfo, HostStatus, JobEvent } from '../../protocol/payloads.js';
+import type { GpuWindow, HostInfo, HostStatus, JobEvent, MeterWindow } from '../../protocol/payloads.js';
 import type { RejectReason } from '../../protocol/result.js';
 import { parseHostTopic } from '../../protocol/topics.js';
-import { parseJson, validateGpuWindow, validateInfo, validateJobEvent, validateStatus } from '../../protocol/validate.js';
+import type { Result } from '../../protocol/result.js';
+import { parseJson, validateGpuWindow, validateInfo, validateJobEvent, validateMeterWindow, validateStatus } from '../../protocol/validate.js';
 
 export interface IngestPolicy {
   prefix: string;
@@ -23,6 +24,8 @@ interface From {
 export type Ingested =
   | (From & { kind: 'gpu'; window: GpuWindow })
   | (From & { kind: 'job'; event: JobEvent })
+  /** `meter` is the id as decoded from the topic; `stream` is `meter/<segment as in the topic>`, the delivery key. */
+  | (From & { kind: 'meter'; meter: string; stream: string; window: MeterWindow })
   | (From & { kind: 'status'; status: HostStatus })
   | (From & { kind: 'info'; info: HostInfo })
   /** An empty retained payload clears a retained topic: nothing to do. */
@@ -51,10 +54,17 @@ export function readHeader(stream: string, value: unknown): SettleHeader | undef
   return first === undefined ? { stream, boot_id, seq } : { stream, boot_id, seq, first_seq: first };
 }
 
+/** The spooled streams: what validates each, and how its time is described in a `future` reject. */
+const SPOOLED: Record<'gpu' | 'meter' | 'job', { validate: (v: unknown) => Result<GpuWindow | MeterWindow | JobEvent>; dated: string }> = {
+  gpu: { validate: validateGpuWindow, dated: 'window starts' },
+  meter: { validate: validateMeterWindow, dated: 'meter window starts' },
+  job: { validate: validateJobEvent, dated: 'job event is dated' },
+};
+
 export function ingest(topic: string, payload: Uint8Array, policy: IngestPolicy, now: number): Ingested {
   const parsedTopic = parseHostTopic(policy.prefix, topic);
   if (!parsedTopic.ok) return { kind: 'reject', reason: parsedTopic.reason, detail: parsedTopic.detail };
-  const { site, host, kind } = parsedTopic.value;
+  const { site, host, kind, id } = parsedTopic.value;
   const reject = (reason: RejectReason, detail: string): Ingested => ({ kind: 'reject', reason, detail, site, host });
 
   // Size first: a 10 MB payload is refused before it costs a JSON parse.
@@ -63,7 +73,7 @@ export function ingest(topic: string, payload: Uint8Array, policy: IngestPolicy,
   }
   if (payload.byteLength === 0 && (kind === 'status' || kind === 'info')) return { kind: 'cleared', site, host };
 
-  if (kind !== 'gpu' && kind !== 'job' && kind !== 'status' && kind !== 'info') {
+  if (kind !== 'gpu' && kind !== 'job' && kind !== 'meter' && kind !== 'status' && kind !== 'info') {
     return reject('unknown_stream', `stream "${kind}" is part of protocol v1 but this server release does not ingest it yet`);
   }
   const json = parseJson(payload);
@@ -77,11 +87,16 @@ export function ingest(topic: string, payload: Uint8Array, policy: IngestPolicy,
     const r = validateInfo(json.value);
     return r.ok ? { kind: 'info', site, host, info: r.value } : reject(r.reason, r.detail);
   }
-  const r = kind === 'gpu' ? validateGpuWindow(json.value) : validateJobEvent(json.value);
-  if (!r.ok) return { ...reject(r.reason, r.detail), header: readHeader(kind, json.value) } as Ingested;
+  // The delivery stream is named by the topic's own segment, so the ack matches what the collector's sender is keyed on.
+  const stream = kind === 'meter' ? `meter/${topic.slice(topic.lastIndexOf('/') + 1)}` : kind;
+  const spec = SPOOLED[kind];
+  const r = spec.validate(json.value);
+  if (!r.ok) return { ...reject(r.reason, r.detail), header: readHeader(stream, json.value) } as Ingested;
   if (r.value.ts > now + policy.maxFutureMs) {
-    const detail = `${kind === 'gpu' ? 'window starts' : 'job event is dated'} ${Math.round((r.value.ts - now) / 1000)} s in the future (allowed skew ${policy.maxFutureMs} ms)`;
-    return { ...reject('future', detail), header: readHeader(kind, json.value) } as Ingested;
+    const detail = `${spec.dated} ${Math.round((r.value.ts - now) / 1000)} s in the future (allowed skew ${policy.maxFutureMs} ms)`;
+    return { ...reject('future', detail), header: readHeader(stream, json.value) } as Ingested;
   }
-  return kind === 'gpu' ? { kind, site, host, window: r.value as GpuWindow } : { kind, site, host, event: r.value as JobEvent };
+  if (kind === 'gpu') return { kind, site, host, window: r.value as GpuWindow };
+  if (kind === 'meter') return { kind, site, host, meter: id!, stream, window: r.value as MeterWindow };
+  return { kind, site, host, event: r.value as JobEvent };
 }

@@ -4,7 +4,7 @@
  * reordered) are counted as late and go to the store only, so they never
  * move the live views backwards or count twice in the fleet series.
  */
-import type { GpuReading, GpuWindow, HostInfo, HostStatus, Stat } from '../../protocol/payloads.js';
+import type { GpuReading, GpuWindow, HostInfo, HostStatus, MeterWindow, Stat } from '../../protocol/payloads.js';
 import type { FleetSummary } from '../../protocol/ws.js';
 import { FleetHistory, type HostContribution } from './fleet-history.js';
 
@@ -27,7 +27,19 @@ export interface HostLive {
   windows: number;
   late: number;
   contribution?: HostContribution;
+  /** Power meters of this host: the latest window of each, and kind and name from `info`. */
+  meters: Map<string, MeterLive>;
 }
+
+export interface MeterLive {
+  kind?: string;
+  name?: string;
+  window?: MeterWindow;
+  lastSeenAt?: number;
+}
+
+/** Meters per host kept live; a host's `info` may list at most 1024 (protocol), and windows add none beyond it. */
+const MAX_METERS_PER_HOST = 1024;
 
 /** A host is stale when no window arrived for three window lengths plus this slack. */
 const STALE_SLACK_MS = 5000;
@@ -50,7 +62,7 @@ export class LiveState {
         this.droppedHostLimit += 1;
         return undefined;
       }
-      h = { site, host, state: 'unknown', sources: [], simulated: false, gpus: new Map(), inventory: new Map(), windows: 0, late: 0 };
+      h = { site, host, state: 'unknown', sources: [], simulated: false, gpus: new Map(), inventory: new Map(), windows: 0, late: 0, meters: new Map() };
       this.hosts.set(key, h);
     }
     return h;
@@ -76,6 +88,21 @@ export class LiveState {
     return 'live';
   }
 
+  /** Like applyWindow, per meter: an older window than the meter's latest is late and goes to the store only. */
+  applyMeter(site: string, host: string, meter: string, w: MeterWindow, now: number): 'live' | 'late' | 'dropped' {
+    const h = this.entry(site, host);
+    if (!h) return 'dropped';
+    let m = h.meters.get(meter);
+    if (!m) {
+      if (h.meters.size >= MAX_METERS_PER_HOST) return 'dropped';
+      h.meters.set(meter, (m = {}));
+    }
+    if (m.window && w.ts <= m.window.ts) return 'late';
+    m.window = w;
+    m.lastSeenAt = now;
+    return 'live';
+  }
+
   applyStatus(site: string, host: string, s: HostStatus): void {
     const h = this.entry(site, host);
     if (!h) return;
@@ -93,6 +120,10 @@ export class LiveState {
     for (const g of info.gpus) {
       h.inventory.set(g.id, { name: g.name, power_limit_w: g.power_limit_w });
       if (!h.gpus.has(g.id)) h.gpus.set(g.id, { id: g.id });
+    }
+    for (const m of info.meters.slice(0, MAX_METERS_PER_HOST)) {
+      const live = h.meters.get(m.id) ?? {};
+      h.meters.set(m.id, { ...live, kind: m.kind, name: m.name });
     }
   }
 

@@ -40,6 +40,20 @@ export function fleetView(live: LiveState, now: number) {
           sm_clock_mhz: g.sm_clock_mhz ?? null,
           power_limit_w: g.power_limit_w ?? h.inventory.get(g.id)?.power_limit_w ?? null,
         })),
+      meters: [...h.meters]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([id, m]) => ({
+          id,
+          kind: m.kind ?? null,
+          name: m.name ?? null,
+          last_window_ts: m.window?.ts ?? null,
+          power_w: m.window?.power_w ?? null,
+          energy_import_wh: m.window?.energy_import_wh ?? null,
+          energy_export_wh: m.window?.energy_export_wh ?? null,
+          voltage_v: m.window?.voltage_v ?? null,
+          current_a: m.window?.current_a ?? null,
+          pf: m.window?.pf ?? null,
+        })),
     }));
   return { ts: now, simulated: summary.simulated, summary, hosts };
 }
@@ -66,7 +80,7 @@ export function healthView(h: HealthInputs) {
     version: h.version,
     uptime_s: Math.round((h.now - h.startedAt) / 1000),
     mqtt: h.mqtt,
-    ingest: { windows: h.pipeline.windows, job_events: h.pipeline.job_events, late_windows: h.pipeline.late, duplicates: h.pipeline.duplicates, internal_errors: h.pipeline.internal_errors },
+    ingest: { windows: h.pipeline.windows, meter_windows: h.pipeline.meter_windows, job_events: h.pipeline.job_events, late_windows: h.pipeline.late, duplicates: h.pipeline.duplicates, internal_errors: h.pipeline.internal_errors },
     rejects: { total: rejects.total, by_reason: rejects.by_reason, recent: rejects.recent },
     drops: {
       store_buffer_rows: h.store.dropped_rows,

@@ -3,19 +3,20 @@
  * appended in batches; the buffer has a bound, and what it cannot hold is
  * dropped and counted. Engines: duckdb-store.ts (the embedded default).
  */
-import type { GpuWindow, JobEvent } from '../../protocol/payloads.js';
+import type { GpuWindow, JobEvent, MeterWindow } from '../../protocol/payloads.js';
 import type { DeliveryRow, StreamKey } from '../core/delivery.js';
 
 /** A message accepted for storage, with (site, host, stream, boot_id): the delivery stream it belongs to. */
 export type StoredItem =
   | { kind: 'gpu'; key: StreamKey; window: GpuWindow; receivedAt: number }
+  | { kind: 'meter'; key: StreamKey; meter: string; window: MeterWindow; receivedAt: number }
   | { kind: 'job'; key: StreamKey; event: JobEvent; receivedAt: number };
 
 export function itemSeq(item: StoredItem): number {
-  return item.kind === 'gpu' ? item.window.seq : item.event.seq;
+  return item.kind === 'job' ? item.event.seq : item.window.seq;
 }
 
-/** Rows an item becomes: one per GPU for a window, one for a job event. Buffers are bounded in rows. */
+/** Rows an item becomes: one per GPU for a window, one for a meter window or job event. Buffers are bounded in rows. */
 export function itemRows(item: StoredItem): number {
   return item.kind === 'gpu' ? Math.max(1, item.window.gpus.length) : 1;
 }

@@ -1,5 +1,5 @@
 /** Well-formed protocol payloads for tests, with overrides. */
-import type { GpuWindow, HostInfo, HostStatus } from '../../protocol/payloads.js';
+import type { GpuWindow, HostInfo, HostStatus, MeterWindow } from '../../protocol/payloads.js';
 
 export function stat(mean: number, spread = 0) {
   return { min: mean - spread, max: mean + spread, mean, last: mean, n: 10 };
@@ -18,6 +18,19 @@ export function gpuWindow(over: Partial<GpuWindow> = {}): GpuWindow {
       { id: 'GPU-aaaa', power_w: stat(500, 20), energy_mj: 1_000_000, util_pct: stat(90), power_limit_w: 700 },
       { id: 'GPU-bbbb', power_w: stat(400, 30), energy_mj: 2_000_000, util_pct: stat(70), power_limit_w: 700 },
     ],
+    ...over,
+  };
+}
+
+/** The protocol's own example: a solar inverter exporting about 2 kW over 10 s. */
+export function meterWindow(over: Partial<MeterWindow> = {}): MeterWindow {
+  return {
+    v: 1, boot_id: 'b00t', seq: 311, first_seq: 300, ts: 1_764_000_000_000, window_ms: 10_000,
+    power_w: { min: -2061.0, max: -2039.6, mean: -2050.3, last: -2039.6, n: 2 },
+    energy_import_wh: 18234410.5, energy_export_wh: 5120077.0,
+    voltage_v: { min: 229.8, max: 230.4, mean: 230.1, last: 230.4, n: 2 },
+    current_a: { min: 8.9, max: 9.0, mean: 8.95, last: 8.9, n: 2 },
+    pf: { min: 0.97, max: 0.98, mean: 0.975, last: 0.98, n: 2 },
     ...over,
   };
 }

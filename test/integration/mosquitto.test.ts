@@ -2,6 +2,7 @@
  * A collector and a server as separate processes, talking through a real
  * Mosquitto (Debian's package) with the tuned docs/mosquitto.conf.
  */
+import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type KilowatchProcess, eventually, getJson, startKilowatch, tempDir } from '../helpers/kilowatch-process.js';
 import { type Mosquitto, startMosquitto } from '../helpers/mosquitto.js';
@@ -63,5 +64,29 @@ describe('collector -> Mosquitto -> server', () => {
     const node0 = fleet.hosts.find((h: any) => h.host === 'node-00');
     expect(node0.gpus.every((g: any) => g.name === 'kilowatch simulated GPU (700 W)')).toBe(true);
     expect(fleet.hosts.filter((h: any) => h.host.startsWith('doomed-')).map((h: any) => h.state)).toEqual(['offline', 'offline']);
+  });
+});
+
+describe('power meters on a Mosquitto site broker', () => {
+  it('reads retained and live meter messages from the site broker, apart from the kilowatch broker', async () => {
+    const site = await mqtt.connectAsync(broker.url);
+    // Retained before kilowatch starts, as a Tasmota with `SensorRetain 1` leaves them.
+    await site.publishAsync('tele/rack7-pdu/SENSOR', '{"ENERGY":{"Total":1523.25,"Power":4180,"Voltage":231,"Current":18.1,"Factor":0.98}}', { qos: 1, retain: true });
+    const kw = await start(
+      ['all', '--source', 'none', '--meters', 'tasmota', '--meter-broker', broker.url, '--meter-window-ms', '1000', '--host-id', 'pdu-gw',
+        '--port', '0', '--mqtt-port', '0', '--data-dir', tempDir('mosq-meters')],
+      /kilowatch: open http/,
+    );
+    const meter = await eventually(async () => {
+      await site.publishAsync('tele/rack7-pdu/SENSOR', '{"ENERGY":{"Total":1523.26,"Power":4210,"Voltage":231,"Current":18.2,"Factor":0.98}}');
+      const f = await getJson(`${kw.httpUrl}/api/v1/fleet`);
+      return f.hosts.find((h: any) => h.host === 'pdu-gw')?.meters.find((m: any) => m.power_w);
+    }, 15_000, 500);
+    await site.publishAsync('tele/rack7-pdu/SENSOR', '', { qos: 1, retain: true }); // clear the retained message
+    await site.endAsync();
+    expect(meter).toMatchObject({ id: 'rack7-pdu', kind: 'tasmota', voltage_v: { last: 231 } });
+    expect(meter.power_w.max).toBeGreaterThanOrEqual(4180);
+    expect([1523250, 1523260]).toContain(meter.energy_import_wh);
+    expect(kw.output()).toContain(`collector meters: listening on ${broker.url}`);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseJson, validateGpuWindow, validateInfo, validateStatus } from '../../protocol/validate.js';
-import { gpuWindow, info, stat, status, windowWithRawPower } from '../helpers/windows.js';
+import { parseJson, validateGpuWindow, validateInfo, validateMeterWindow, validateStatus } from '../../protocol/validate.js';
+import { gpuWindow, info, meterWindow, stat, status, windowWithRawPower } from '../helpers/windows.js';
 
 function reasonOf(r: { ok: boolean; reason?: string; detail?: string }) {
   return r.ok ? 'ok' : r.reason;
@@ -85,6 +85,27 @@ describe('gpu window validator', () => {
     expect(reasonOf(validateGpuWindow([1, 2]))).toBe('bad_type');
     expect(reasonOf(validateGpuWindow(null))).toBe('bad_type');
     expect(reasonOf(parseJson('{"v":1,'))).toBe('invalid_json');
+  });
+});
+
+describe('meter window validator', () => {
+  it('accepts signed power (export) and keeps absent fields absent', () => {
+    expect(validateMeterWindow(meterWindow())).toEqual({ ok: true, value: meterWindow() });
+    const bare = { v: 1, boot_id: 'b', seq: 0, first_seq: 0, ts: 1_764_000_000_000, window_ms: 10_000, energy_import_wh: 12 };
+    expect(validateMeterWindow(bare)).toEqual({ ok: true, value: bare });
+  });
+
+  it('rejects impossible readings with their reasons', () => {
+    const cases: [object, string][] = [
+      [{ pf: stat(1.2) }, 'impossible_value'],
+      [{ energy_import_wh: -1 }, 'negative'],
+      [{ voltage_v: stat(-5) }, 'negative'],
+      [{ power_w: stat(2e8) }, 'impossible_value'],
+      [{ power_w: { ...stat(10), mean: 'x' } }, 'not_a_number'],
+      [{ ts: 1_764_000_001_000 }, 'impossible_value'], // not aligned to 10 s
+      [{ seq: undefined }, 'missing_field'],
+    ];
+    for (const [over, reason] of cases) expect(reasonOf(validateMeterWindow({ ...meterWindow(), ...over })), JSON.stringify(over)).toBe(reason);
   });
 });
 

@@ -72,4 +72,14 @@ describe('ingest', () => {
     const noGpus = ingest('kilowatch/v1/dc1/node-1/job', bytes(JSON.stringify({ ...job, gpus: undefined })), policy, NOW);
     expect(noGpus).toMatchObject({ kind: 'reject', reason: 'missing_field' });
   });
+
+  it('accepts a meter window on its own stream, named by the topic segment the collector keys its spool on', () => {
+    const w = { v: 1, boot_id: 'b1', seq: 2, first_seq: 0, ts: 1_764_000_000_000, window_ms: 1000, power_w: { min: -5, max: -4, mean: -4.5, last: -4, n: 2 } };
+    const m = ingest('kilowatch/v1/dc1/node-1/meter/pdu-a%2F3', bytes(JSON.stringify(w)), policy, NOW);
+    expect(m).toMatchObject({ kind: 'meter', site: 'dc1', host: 'node-1', meter: 'pdu-a/3', stream: 'meter/pdu-a%2F3', window: { power_w: { mean: -4.5 } } });
+    const bad = ingest('kilowatch/v1/dc1/node-1/meter/pdu-a%2F3', bytes(JSON.stringify({ ...w, pf: { min: 2, max: 2, mean: 2, last: 2, n: 1 } })), policy, NOW);
+    expect(bad).toMatchObject({ kind: 'reject', reason: 'impossible_value', header: { stream: 'meter/pdu-a%2F3', boot_id: 'b1', seq: 2 } });
+    const future = ingest('kilowatch/v1/dc1/node-1/meter/x', bytes(JSON.stringify({ ...w, ts: NOW + 60_000 })), policy, NOW);
+    expect(future).toMatchObject({ kind: 'reject', reason: 'future', detail: expect.stringContaining('meter window starts 60 s in the future') });
+  });
 });

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DeliveryLedger } from '../../../server/core/delivery.js';
 import { DuckDbStore } from '../../../server/store/duckdb-store.js';
 import { tempDir } from '../../helpers/kilowatch-process.js';
-import { gpuWindow } from '../../helpers/windows.js';
+import { gpuWindow, meterWindow } from '../../helpers/windows.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -41,6 +41,19 @@ describe('DuckDB store (a real file)', () => {
       { host: 'n1', seq: 7n, gpu_id: 'GPU-aaaa', power_mean_w: 500, power_max_w: 520, energy_mj: 1_000_000, temp_max_c: null },
       { host: 'n1', seq: 7n, gpu_id: 'GPU-bbbb', power_mean_w: 400, power_max_w: 430, energy_mj: null, temp_max_c: null },
     ]);
+  });
+
+  it('appends meter windows (power signed) and job events in the same batch as GPU windows', async () => {
+    const s = store();
+    await s.start();
+    const meterKey = { site: 'dc', host: 'n1', stream: 'meter/pv', bootId: 'b00t' };
+    s.enqueue({ kind: 'gpu', key: key(), window: gpuWindow({ seq: 1 }), receivedAt: 1_764_000_001_000 });
+    s.enqueue({ kind: 'meter', key: meterKey, meter: 'pv', window: meterWindow({ voltage_v: undefined }), receivedAt: 1_764_000_001_000 });
+    await s.stop();
+    const rows = await query(s.path, 'SELECT meter, seq, samples, power_mean_w, power_min_w, energy_import_wh, energy_export_wh, voltage_mean_v, pf_mean FROM meter_windows');
+    expect(rows).toEqual([{ meter: 'pv', seq: 311n, samples: 2, power_mean_w: -2050.3, power_min_w: -2061, energy_import_wh: 18234410.5, energy_export_wh: 5120077, voltage_mean_v: null, pf_mean: 0.975 }]);
+    expect(await query(s.path, 'SELECT count(*) AS n FROM gpu_windows')).toEqual([{ n: 2n }]);
+    expect(s.stats(0)).toMatchObject({ written_rows: 3 });
   });
 
   it('bounds its buffer in rows and counts what it refused', async () => {
