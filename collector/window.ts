@@ -5,6 +5,7 @@
  * summed per sample, so its max is a true host peak, not a sum of maxima.
  */
 import type { GpuProcess, GpuReading, GpuWindow, Stat, ThrottleReason } from '../protocol/payloads.js';
+import type { ProcJob } from './jobs/parse-proc.js';
 
 /** One reading of one GPU. Fields the source cannot read are absent. */
 export interface GpuSample {
@@ -20,6 +21,8 @@ export interface GpuSample {
   throttle?: ThrottleReason[];
   /** Compute processes at this sample (read at 1 Hz or slower). */
   processes?: GpuProcess[];
+  /** Jobs the source itself names for this GPU (dcgm-exporter's pod and hpc_job labels); /proc is not needed for them. */
+  assigned?: ProcJob[];
   /**
    * When the source took the reading. A source slower than the sampler (an
    * exporter scraped every 30 s) returns the same reading at many ticks: only

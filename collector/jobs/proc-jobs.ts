@@ -38,11 +38,11 @@ export class ProcJobDetector {
     private readonly custom?: RegExp,
   ) {}
 
-  /** One pass over the processes of the latest samples; returns the job changes. */
+  /** One pass over the latest samples: the jobs a source names itself, and those of its processes; returns the job changes. */
   scan(samples: readonly GpuSample[], ts: number): JobChange[] {
     const byGpu = new Map<string, ProcJob[]>();
     for (const s of samples) {
-      const jobs: ProcJob[] = [];
+      const jobs: ProcJob[] = [...(s.assigned ?? [])];
       for (const p of s.processes ?? []) {
         const job = jobOfProcess(p.pid, this.read, this.custom);
         if (job && !jobs.some((j) => j.job === job.job)) jobs.push(job);

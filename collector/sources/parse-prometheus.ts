@@ -21,6 +21,7 @@
  * int64 test is made on the text: as a float64, 9223372036854775794 is 2^63.
  */
 import type { GpuInfo } from '../../protocol/payloads.js';
+import type { ProcJob } from '../jobs/parse-proc.js';
 import type { GpuSample } from '../window.js';
 
 /** One sample line; `raw` is the value as written, for sentinel tests that float64 cannot make. */
@@ -270,9 +271,24 @@ function finishReading({ reading: r, slots: v, labels, jobs }: Acc): PromReading
   put('power_avg_w', v.power_average ?? (v.power_instant !== undefined ? v.power_draw : undefined));
   for (const k of ['energy_mj', 'util_pct', 'mem_used_mib', 'temp_c', 'memory_temp_c', 'sm_clock_mhz', 'xid'] as const) put(k, v[k]);
   put('power_limit_w', v.limit_enforced ?? v.limit_mgmt);
-  if (jobs.size > 0) r.jobs = [...jobs.values()];
+  if (jobs.size > 0) {
+    r.jobs = [...jobs.values()];
+    const assigned = r.jobs.map(jobOfLabels).filter((j) => j !== undefined);
+    if (assigned.length > 0) r.assigned = assigned;
+  }
   if (Object.keys(labels).length > 0) r.labels = labels;
   return r;
+}
+
+/**
+ * The job a GPU's labels name: dcgm-exporter's Slurm mapping (`hpc_job`) first,
+ * else the Kubernetes pod, named `<namespace>/<pod>` because pod names repeat
+ * across namespaces; the namespace is the project.
+ */
+export function jobOfLabels(j: PromJob): ProcJob | undefined {
+  if (j.hpc_job) return { job: j.hpc_job, kind: 'slurm' };
+  if (j.pod) return j.namespace ? { job: `${j.namespace}/${j.pod}`, kind: 'kubernetes', project: j.namespace } : { job: j.pod, kind: 'kubernetes' };
+  return undefined;
 }
 
 function infoFor(acc: Acc, accs: Map<string, Acc>): GpuInfo {

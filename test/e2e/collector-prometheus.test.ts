@@ -7,12 +7,16 @@ import { readFileSync } from 'node:fs';
 import { type AddressInfo } from 'node:net';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type KilowatchProcess, ROOT, eventually, getJson, startKilowatch, tempDir } from '../helpers/kilowatch-process.js';
 
-const FIXTURE = join(ROOT, '..', 'shared', 'fixtures', 'dcgm-exporter', 'k8s-ai-conformance__kops__nvidia-l4__metrics-with-help-type.prom');
+const DCGM = join(ROOT, '..', 'shared', 'fixtures', 'dcgm-exporter');
+const FIXTURE = join(DCGM, 'k8s-ai-conformance__kops__nvidia-l4__metrics-with-help-type.prom');
+const POD_LABELS = join(DCGM, 'aicr__8xH100-k8s-pod-labels__ip-10-0-171-111__metrics-excerpt.prom');
 let kw: KilowatchProcess | undefined;
-const exporter = createServer((_req, res) => res.end(readFileSync(FIXTURE)));
+let serving = FIXTURE;
+const exporter = createServer((_req, res) => res.end(readFileSync(serving)));
 afterAll(async () => {
   await kw?.stop();
   exporter.close();
@@ -37,5 +41,23 @@ describe('kilowatch all --source prometheus', () => {
     expect(gpu.energy_mj).toBe(4742776); // DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION in the file
     expect(gpu.power_w.n).toBe(1); // one distinct sample, however many ticks saw it
     expect(await kw.stop('SIGINT')).toBe(0);
+  });
+
+  it("starts a job for the pod dcgm-exporter's labels name, on the job stream", async () => {
+    serving = POD_LABELS;
+    const url = `http://127.0.0.1:${(exporter.address() as AddressInfo).port}/metrics`;
+    const dir = tempDir('prom-jobs');
+    kw = await startKilowatch(
+      ['all', '--source', 'prometheus', '--scrape-url', url, '--scrape-interval-ms', '1000', '--host-id', 'h100-node', '--port', '0', '--mqtt-port', '0', '--data-dir', dir],
+      /kilowatch: open http/,
+    );
+    await eventually(async () => ((await getJson(`${kw!.httpUrl}/api/v1/health`)).ingest.job_events > 0 ? true : undefined));
+    expect(await kw.stop('SIGINT')).toBe(0);
+    const db = await DuckDBInstance.create(join(dir, 'kilowatch.duckdb'));
+    const conn = await db.connect();
+    const rows = (await conn.runAndReadAll('SELECT event, job, project, gpus FROM job_events')).getRowObjectsJS();
+    conn.closeSync();
+    db.closeSync();
+    expect(rows).toEqual([{ event: 'start', job: 'dynamo-workload/vllm-agg-0-vllmdecodeworker-s65j5', project: 'dynamo-workload', gpus: '["GPU-c4529c8d-69c4-b61d-e0bc-7b2460096005"]' }]);
   });
 });

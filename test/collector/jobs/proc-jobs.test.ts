@@ -59,4 +59,14 @@ describe('job events', () => {
     const changes = d.scan([{ id: 'G0', processes: [{ pid: 10 }, { pid: 11 }] }, { id: 'G1', processes: [{ pid: 200 }] }], 5);
     expect(changes.map((c) => [c.event, c.job.job, c.gpus])).toEqual([['start', '7', ['G0']], ['start', '8', ['G1']]]);
   });
+
+  it('the detector also takes the jobs a source names itself (exporter labels), without reading /proc', () => {
+    const read: ReadProc = () => {
+      throw new Error('no /proc read is needed for labelled jobs');
+    };
+    const d = new ProcJobDetector(read);
+    const pod = { job: 'ml/trainer-0', kind: 'kubernetes' as const, project: 'ml' };
+    expect(d.scan([{ id: 'G0', assigned: [pod] }, { id: 'G1', assigned: [pod] }], 5).map((c) => [c.event, c.job, c.gpus])).toEqual([['start', pod, ['G0', 'G1']]]);
+    expect(d.scan([{ id: 'G0' }, { id: 'G1' }], 6).map((c) => [c.event, c.job.job])).toEqual([['end', 'ml/trainer-0']]);
+  });
 });

@@ -35,6 +35,8 @@ const EXPECTATIONS: Record<string, (text: string) => void> = {
       temp_c: 30,
       hostname: 'ip-10-0-171-111.ec2.internal',
       jobs: [{ pod: 'vllm-agg-0-vllmdecodeworker-s65j5', namespace: 'dynamo-workload', container: 'main' }],
+      // The pod is the job, named with its namespace (pod names repeat across namespaces), which is the project.
+      assigned: [{ job: 'dynamo-workload/vllm-agg-0-vllmdecodeworker-s65j5', kind: 'kubernetes', project: 'dynamo-workload' }],
       labels: { gpu: '0', pci_bus_id: '00000000:53:00.0', device: 'nvidia0', modelName: 'NVIDIA H100 80GB HBM3', DCGM_FI_DRIVER_VERSION: '580.105.08' },
     });
     expect(readings.slice(1).map((r) => r.jobs)).toEqual(Array(7).fill(undefined));
@@ -198,7 +200,7 @@ describe('GPU mapping corners', () => {
     const { readings, inventory } = parse(text);
     expect(readings.map((r) => r.id)).toEqual([A100, `${A100}/gi7`, `${A100}/gi1`]);
     expect(readings[0]).toMatchObject({ power_w: 95.5, hostname: 'node7' });
-    expect(readings[1]).toMatchObject({ mem_used_mib: 1024, mig: { parent: A100, gi: '7', profile: '1g.5gb' }, jobs: [{ hpc_job: '1234' }] });
+    expect(readings[1]).toMatchObject({ mem_used_mib: 1024, mig: { parent: A100, gi: '7', profile: '1g.5gb' }, jobs: [{ hpc_job: '1234' }], assigned: [{ job: '1234', kind: 'slurm' }] });
     expect(readings[1]!.power_w).toBeUndefined(); // power is the whole GPU's, never counted twice
     expect(inventory[0]).toMatchObject({ index: 0, mig: { enabled: true, instances: [`${A100}/gi7`, `${A100}/gi1`] } });
     expect(inventory[1]).toEqual({ id: `${A100}/gi7`, name: 'NVIDIA A100-SXM4-40GB MIG 1g.5gb', supports: { energy_counter: false, instant_power: false } });
@@ -242,7 +244,7 @@ describe('GPU mapping corners', () => {
     ].join('\n');
     const { readings, inventory, unlabelled } = parse(text);
     expect(unlabelled).toBe(1);
-    expect(readings).toEqual([{ id: 'GPU-h', hostname: 'n1', jobs: [{ hpc_job: '1234+0' }, { hpc_job: '1235' }], power_w: 310.5, power_avg_w: 300, power_limit_w: 650, xid: 79 }]);
+    expect(readings).toEqual([{ id: 'GPU-h', hostname: 'n1', jobs: [{ hpc_job: '1234+0' }, { hpc_job: '1235' }], assigned: [{ job: '1234+0', kind: 'slurm' }, { job: '1235', kind: 'slurm' }], power_w: 310.5, power_avg_w: 300, power_limit_w: 650, xid: 79 }]);
     expect(inventory).toEqual([{ id: 'GPU-h', power_limit_w: 650, supports: { energy_counter: false, instant_power: true } }]);
   });
 });
