@@ -18,6 +18,8 @@ export interface ServerConfig {
   readonly duckdbMemoryLimit: string;
   readonly ackIntervalMs: number;
   readonly deliveryStateDays: number;
+  readonly rawRetentionDays: number;
+  readonly rollupRetentionDays: number;
 }
 
 export function serverConfig(v: Values): ServerConfig {
@@ -37,5 +39,7 @@ export function serverConfig(v: Values): ServerConfig {
     duckdbMemoryLimit: v.get('server.duckdb_memory_limit') as string,
     ackIntervalMs: v.get('server.ack_interval_ms') as number,
     deliveryStateDays: v.get('server.delivery_state_days') as number,
+    rawRetentionDays: v.get('server.raw_retention_days') as number,
+    rollupRetentionDays: v.get('server.rollup_retention_days') as number,
   });
 }

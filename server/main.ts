@@ -8,12 +8,14 @@ import { EmbeddedBroker } from './broker.js';
 import { DeliveryLedger } from './core/delivery.js';
 import { LiveState } from './core/live-state.js';
 import { RejectLog } from './core/reject-log.js';
-import { HttpServer } from './http/http-server.js';
+import { HttpError, HttpServer } from './http/http-server.js';
+import { parseSeriesParams } from './http/series-params.js';
 import { fleetView, healthView } from './http/views.js';
 import { AckPublisher } from './mqtt/ack-publisher.js';
 import { IngestClient } from './mqtt/ingest-client.js';
 import { Pipeline } from './pipeline.js';
 import { DuckDbStore } from './store/duckdb-store.js';
+import { MAX_BUCKETS, querySeries } from './store/series-query.js';
 import { LiveHub } from './ws/live-hub.js';
 
 export interface ServerDeps {
@@ -41,7 +43,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     const ledger = new DeliveryLedger();
     const store = new DuckDbStore({
       dataDir: config.dataDir, flushMs: config.storeFlushMs, maxPendingRows: config.storeMaxPendingRows,
-      memoryLimit: config.duckdbMemoryLimit, now, hooks: ledger,
+      memoryLimit: config.duckdbMemoryLimit, now, hooks: ledger, rawDays: config.rawRetentionDays, rollupDays: config.rollupRetentionDays,
     });
     await store.start();
     stops.push(() => store.stop());
@@ -88,6 +90,14 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
       onUpgrade: (req, socket, head) => hub.handleUpgrade(req, socket, head),
       routes: {
         '/api/v1/fleet': () => fleetView(live, now()),
+        '/api/v1/series': async (url) => {
+          const hostsOfSite = (site: string) => live.allHosts().filter((h) => h.site === site).map(({ site: s, host }) => ({ site: s, host }));
+          const parsed = parseSeriesParams(url.searchParams, now(), hostsOfSite);
+          if (!parsed.ok) throw new HttpError(400, 'bad series query', parsed.problems);
+          return querySeries(store, parsed.query, now()).catch((err: Error) => {
+            throw err instanceof RangeError ? new HttpError(400, 'bad series query', [`${err.message} (at most ${MAX_BUCKETS} buckets)`]) : err;
+          });
+        },
         '/api/v1/health': () =>
           healthView({
             now: now(), startedAt, version: deps.version, rejects, pipeline: pipeline.counters, store: store.stats(now()), live,

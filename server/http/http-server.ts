@@ -7,7 +7,19 @@ import type { AddressInfo } from 'node:net';
 import { listenOrExplain } from './listen.js';
 import { serveStatic } from './static-files.js';
 
-export type JsonRoute = () => unknown;
+/** A route answers with JSON, at once or later (a history query). */
+export type JsonRoute = (url: URL) => unknown;
+
+/** Thrown by a route for a client error: the status and every problem go back as JSON. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly problems: string[] = [],
+  ) {
+    super(message);
+  }
+}
 
 export interface HttpServerOptions {
   host: string;
@@ -36,15 +48,22 @@ export class HttpServer {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
-    const path = new URL(req.url ?? '/', 'http://local').pathname;
+    const url = new URL(req.url ?? '/', 'http://local');
+    const path = url.pathname;
     if (!path.startsWith('/api/')) return serveStatic(this.opts.webDir, req, res);
     const route = this.opts.routes[path];
     if (!route) return json(res, 404, { error: `no such endpoint: ${path}` });
     if (req.method !== 'GET') return json(res, 405, { error: `${req.method} is not allowed on ${path}` });
+    const fail = (err: unknown) => {
+      if (err instanceof HttpError) json(res, err.status, { error: err.message, problems: err.problems });
+      else json(res, 500, { error: (err as Error).message });
+    };
     try {
-      json(res, 200, route());
+      const body = route(url);
+      if (body instanceof Promise) body.then((b) => json(res, 200, b), fail);
+      else json(res, 200, body);
     } catch (err) {
-      json(res, 500, { error: (err as Error).message });
+      fail(err);
     }
   }
 

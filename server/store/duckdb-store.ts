@@ -1,17 +1,27 @@
 /**
- * The embedded store: raw GPU windows appended to a DuckDB file in batches,
- * one row per GPU per window. Extension auto-install and auto-load are off so
- * DuckDB never reaches the network (§8), and the memory limit is set rather
- * than left at DuckDB's default of most of RAM. Each batch is appended inside
- * one transaction, so a failed batch leaves nothing half-written and is
- * retried from the buffer.
+ * The embedded store: raw windows appended to a DuckDB file in batches (one
+ * row per GPU per window, with its energy), one-minute rollups maintained as
+ * they arrive, and the history read back through a second connection.
+ * Extension auto-install and auto-load are off so DuckDB never reaches the
+ * network (§8), and the memory limit is set rather than left at DuckDB's
+ * default of most of RAM. Each batch is written inside one transaction with
+ * the delivery state, so a failed batch leaves nothing half-written and is
+ * retried from the buffer. Raw windows are kept `rawDays`, rollups
+ * `rollupDays`; whole UTC days are deleted at once.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { DeliveryRow } from '../core/delivery.js';
-import { TABLES, appendJobEvent, appendMeterWindow, appendWindow, upsertDelivery } from './duckdb-tables.js';
-import { type CommitHooks, type StoreStats, type StoredItem, type WindowStore, itemSeq } from './store.js';
+import type { MemberBucket } from '../core/series.js';
+import { WindowEnergy } from '../core/window-energy.js';
+import { appendBatch } from './duckdb-batch.js';
+import { DuckDbHistory } from './duckdb-history.js';
+import { GPU_ROLLUP_TABLE, HOST_ROLLUP_TABLE, migrate } from './duckdb-schema.js';
+import { STAGING_TABLES, upsertDelivery } from './duckdb-tables.js';
+import {
+  type BucketRequest, type CommitHooks, type HistoryReader, type MemberSelector, type StoreStats, type StoredItem, type WindowStore, itemSeq, memberName,
+} from './store.js';
 import { WriteBuffer } from './write-buffer.js';
 
 export interface DuckDbStoreOptions {
@@ -21,11 +31,27 @@ export interface DuckDbStoreOptions {
   memoryLimit: string;
   now: () => number;
   hooks: CommitHooks;
+  /**
+   * False when another engine (VictoriaMetrics) holds the GPU windows: this
+   * store then keeps only the delivery state, job events and meter windows,
+   * and a GPU item settles its seq without writing rows here. Default true.
+   */
+  gpuWindows?: boolean;
+  /** Raw windows are kept this many days (default 7), rollups this many (default 400). */
+  rawDays?: number;
+  rollupDays?: number;
 }
 
-export class DuckDbStore implements WindowStore {
+const DAY_MS = 86_400_000;
+/** A restarted server resumes counter differences from windows at most this old. */
+const ENERGY_SEED_MS = 3_600_000;
+
+export class DuckDbStore implements WindowStore, HistoryReader {
   private instance: DuckDBInstance | undefined;
   private conn: DuckDBConnection | undefined;
+  private history: DuckDbHistory | undefined;
+  private readonly energy = new WindowEnergy();
+  private pruner: NodeJS.Timeout | undefined;
   private readonly buffer: WriteBuffer;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
@@ -50,9 +76,58 @@ export class DuckDbStore implements WindowStore {
     } catch (err) {
       throw new Error(`cannot open the DuckDB file ${this.path}: ${(err as Error).message.split('\n')[0]}`);
     }
-    this.conn = await this.instance.connect();
-    for (const ddl of TABLES) await this.conn.run(ddl);
+    try {
+      this.conn = await this.instance.connect();
+      await migrate(this.conn);
+      for (const ddl of STAGING_TABLES) await this.conn.run(ddl);
+      // Reads get their own connection, so a query never runs inside a batch's open transaction.
+      this.history = new DuckDbHistory(await this.instance.connect());
+      await this.seedEnergy(this.conn);
+      await this.prune();
+    } catch (err) {
+      await this.stop(); // release the file: a failed start must not keep it locked
+      throw err;
+    }
     this.timer = setInterval(() => void this.flush(), this.opts.flushMs);
+    this.pruner = setInterval(() => void this.prune(), 3_600_000);
+    this.pruner.unref();
+  }
+
+  /** The latest counter of each GPU, so a restart does not lose the next counter difference. */
+  private async seedEnergy(conn: DuckDBConnection): Promise<void> {
+    const since = this.opts.now() - ENERGY_SEED_MS;
+    const rows = (await conn.runAndReadAll(
+      `SELECT site, host, gpu_id, max(ts_ms + window_ms) AS end_ms, arg_max(energy_mj, ts_ms) AS counter_mj
+       FROM gpu_windows WHERE ts_ms >= ${since} GROUP BY site, host, gpu_id`,
+    )).getRowObjectsJS();
+    for (const r of rows) {
+      this.energy.seed(memberName(r.site as string, r.host as string, r.gpu_id as string), Number(r.end_ms), r.counter_mj === null ? undefined : Number(r.counter_mj));
+    }
+  }
+
+  /** Deletes raw windows and rollups past their retention, whole UTC days at a time. */
+  async prune(): Promise<void> {
+    const conn = this.conn;
+    if (!conn) return;
+    const today = Math.floor(this.opts.now() / DAY_MS) * DAY_MS;
+    const rawCut = today - (this.opts.rawDays ?? 7) * DAY_MS;
+    const rollupCut = today - (this.opts.rollupDays ?? 400) * DAY_MS;
+    try {
+      for (const table of ['gpu_windows', 'host_windows', 'meter_windows']) await conn.run(`DELETE FROM ${table} WHERE ts_ms < ${rawCut}`);
+      for (const table of [GPU_ROLLUP_TABLE, HOST_ROLLUP_TABLE]) await conn.run(`DELETE FROM ${table} WHERE minute_ms < ${rollupCut}`);
+    } catch (err) {
+      this.lastError = `retention: ${(err as Error).message.split('\n')[0]}`;
+    }
+  }
+
+  memberBuckets(req: BucketRequest): Promise<MemberBucket[]> {
+    if (!this.history) return Promise.reject(new Error('store not started'));
+    return this.history.memberBuckets(req, this.opts.now() - (this.opts.rawDays ?? 7) * DAY_MS);
+  }
+
+  jobGpus(job: string, now: number): Promise<MemberSelector[]> {
+    if (!this.history) return Promise.reject(new Error('store not started'));
+    return this.history.jobGpus(job, now);
   }
 
   async loadDelivery(sinceMs: number): Promise<DeliveryRow[]> {
@@ -82,29 +157,20 @@ export class DuckDbStore implements WindowStore {
   private async writeBatch(conn: DuckDBConnection): Promise<void> {
     const batch = this.buffer.take();
     const settled = batch.map((item) => ({ key: item.key, seq: itemSeq(item) }));
-    let rows = 0;
     try {
       const delivery = this.opts.hooks.rowsForCommit(settled, this.opts.now());
       await conn.run('BEGIN TRANSACTION');
-      const windows = await conn.createAppender('gpu_windows');
-      let meters: DuckDBAppender | undefined;
-      let jobs: DuckDBAppender | undefined;
-      for (const item of batch) {
-        if (item.kind === 'gpu') rows += appendWindow(windows, item);
-        else if (item.kind === 'meter') rows += appendMeterWindow((meters ??= await conn.createAppender('meter_windows')), item);
-        else rows += appendJobEvent((jobs ??= await conn.createAppender('job_events')), item);
-      }
-      windows.closeSync(); // flushes the appended rows into the open transaction
-      meters?.closeSync();
-      jobs?.closeSync();
+      const rows = await appendBatch(conn, batch, this.energy, this.opts.gpuWindows !== false);
       if (delivery.length > 0) await upsertDelivery(conn, delivery);
       await conn.run('COMMIT');
+      this.energy.commit();
       this.opts.hooks.committed(settled);
       this.written += rows;
       this.batches += 1;
       this.lastError = null;
     } catch (err) {
       await conn.run('ROLLBACK').catch(() => undefined);
+      this.energy.rollback();
       this.lastError = (err as Error).message.split('\n')[0] ?? 'unknown error';
       this.buffer.restore(batch);
     }
@@ -112,7 +178,10 @@ export class DuckDbStore implements WindowStore {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    clearInterval(this.pruner);
     await this.flush();
+    this.history?.close();
+    this.history = undefined;
     this.conn?.closeSync();
     this.instance?.closeSync();
     this.conn = undefined;

@@ -6,6 +6,9 @@
 import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
 import type { Stat } from '../../protocol/payloads.js';
 import type { DeliveryRow } from '../core/delivery.js';
+import type { MinuteRow } from '../core/rollup.js';
+import { SERIES_METRICS } from '../core/series.js';
+import type { WindowEnergyResult } from '../core/window-energy.js';
 import type { StoredItem } from './store.js';
 
 export const GPU_WINDOWS_DDL = `
@@ -45,8 +48,12 @@ CREATE TABLE IF NOT EXISTS meter_windows (
   voltage_mean_v DOUBLE, current_mean_a DOUBLE, pf_mean DOUBLE, received_ms BIGINT NOT NULL
 )`;
 
-/** In creation order; the staging table is per connection (TEMP). */
-export const TABLES = [GPU_WINDOWS_DDL, METER_WINDOWS_DDL, JOB_EVENTS_DDL, DELIVERY_DDL, STAGING_DDL];
+/** Per connection (TEMP): where a batch's delivery rows and partial minutes wait for their merge. */
+export const STAGING_TABLES = [
+  STAGING_DDL,
+  'CREATE TEMP TABLE gpu_rollup_staging AS SELECT * FROM gpu_rollup_1m LIMIT 0',
+  'CREATE TEMP TABLE host_rollup_staging AS SELECT * FROM host_rollup_1m LIMIT 0',
+];
 
 /** Windows and their delivery state commit together: stage the rows, then replace by key. */
 export async function upsertDelivery(conn: DuckDBConnection, rows: readonly DeliveryRow[]): Promise<void> {
@@ -75,13 +82,15 @@ function appendNumber(a: DuckDBAppender, v: number | undefined): void {
 }
 
 /** One row per GPU; absent values are NULL, never 0. (Hot path: the window's own values are converted once.) */
-export function appendWindow(a: DuckDBAppender, item: Extract<StoredItem, { kind: 'gpu' }>): number {
+/** `energies[i]` is the energy of `window.gpus[i]` (server/core/window-energy.ts). */
+export function appendWindow(a: DuckDBAppender, item: Extract<StoredItem, { kind: 'gpu' }>, energies: readonly WindowEnergyResult[]): number {
   const w = item.window;
   const { site, host } = item.key;
   const seq = BigInt(w.seq);
   const ts = BigInt(w.ts);
   const received = BigInt(item.receivedAt);
-  for (const g of w.gpus) {
+  for (let i = 0; i < w.gpus.length; i++) {
+    const g = w.gpus[i]!;
     a.appendVarchar(site);
     a.appendVarchar(host);
     a.appendVarchar(w.boot_id);
@@ -98,9 +107,74 @@ export function appendWindow(a: DuckDBAppender, item: Extract<StoredItem, { kind
     appendNumber(a, g.sm_clock_mhz?.mean);
     appendNumber(a, g.power_limit_w);
     a.appendBigInt(received);
+    const e = energies[i]!;
+    appendNumber(a, e.energy_j);
+    if (e.from === undefined) a.appendNull();
+    else a.appendVarchar(e.from);
     a.endRow();
   }
   return w.gpus.length;
+}
+
+/** The window's host total, when the collector measured one. */
+export function appendHostWindow(a: DuckDBAppender, item: Extract<StoredItem, { kind: 'gpu' }>): number {
+  const w = item.window;
+  if (!w.host_power_w) return 0;
+  a.appendVarchar(item.key.site);
+  a.appendVarchar(item.key.host);
+  a.appendVarchar(w.boot_id);
+  a.appendBigInt(BigInt(w.seq));
+  a.appendBigInt(BigInt(w.ts));
+  a.appendInteger(w.window_ms);
+  appendStat(a, w.host_power_w);
+  a.appendBigInt(BigInt(item.receivedAt));
+  a.endRow();
+  return 1;
+}
+
+/** One partial minute row, in the column order of duckdb-schema.ts's rollup tables. */
+export function appendMinuteRow(a: DuckDBAppender, r: MinuteRow): void {
+  a.appendVarchar(r.site);
+  a.appendVarchar(r.host);
+  if (r.gpu !== undefined) a.appendVarchar(r.gpu);
+  a.appendBigInt(BigInt(r.minute));
+  a.appendBigInt(BigInt(r.covered_ms));
+  a.appendInteger(r.windows);
+  appendNumber(a, r.energy_j);
+  for (const m of SERIES_METRICS) {
+    const f = r.metrics[m];
+    if (!f) {
+      for (let i = 0; i < 6; i++) a.appendNull();
+      continue;
+    }
+    a.appendDouble(f.wsum);
+    a.appendBigInt(BigInt(f.wms));
+    a.appendDouble(f.min);
+    a.appendDouble(f.max);
+    a.appendDouble(f.last);
+    a.appendBigInt(BigInt(f.lastTs));
+  }
+  a.endRow();
+}
+
+/** Merges staged partial minutes into the stored ones: sums add, min and max widen, the later last wins. */
+export function rollupUpsertSql(table: string, staging: string, gpu: boolean): string {
+  const t = table;
+  const sum = (c: string) => `${c} = coalesce(${t}.${c}, 0) + coalesce(excluded.${c}, 0)`;
+  const sets = [
+    `covered_ms = ${t}.covered_ms + excluded.covered_ms`,
+    `windows = ${t}.windows + excluded.windows`,
+    `energy_j = CASE WHEN excluded.energy_j IS NULL THEN ${t}.energy_j ELSE coalesce(${t}.energy_j, 0) + excluded.energy_j END`,
+    ...SERIES_METRICS.flatMap((m) => [
+      sum(`${m}_wsum`),
+      sum(`${m}_wms`),
+      `${m}_min = least(${t}.${m}_min, excluded.${m}_min)`,
+      `${m}_max = greatest(${t}.${m}_max, excluded.${m}_max)`,
+      `${m}_last = CASE WHEN excluded.${m}_last_ts IS NOT NULL AND (${t}.${m}_last_ts IS NULL OR excluded.${m}_last_ts >= ${t}.${m}_last_ts) THEN excluded.${m}_last ELSE ${t}.${m}_last END`,
+      `${m}_last_ts = greatest(${t}.${m}_last_ts, excluded.${m}_last_ts)`,
+    ]),
+  ];
+  return `INSERT INTO ${t} SELECT * FROM ${staging} ON CONFLICT (site, host,${gpu ? ' gpu_id,' : ''} minute_ms) DO UPDATE SET ${sets.join(', ')}`;
 }
 
 export function appendJobEvent(a: DuckDBAppender, item: Extract<StoredItem, { kind: 'job' }>): number {

@@ -5,6 +5,7 @@
  */
 import type { GpuWindow, JobEvent, MeterWindow } from '../../protocol/payloads.js';
 import type { DeliveryRow, StreamKey } from '../core/delivery.js';
+import type { MemberBucket, SeriesMetric } from '../core/series.js';
 
 /** A message accepted for storage, with (site, host, stream, boot_id): the delivery stream it belongs to. */
 export type StoredItem =
@@ -58,4 +59,47 @@ export interface WindowStore {
   /** Flushes, then closes the engine. */
   stop(): Promise<void>;
   stats(now: number): StoreStats;
+}
+
+/** Which windows a bucket request reads: one host (all its GPUs, or one), over its own time range. */
+export interface MemberSelector {
+  site: string;
+  host: string;
+  /** Undefined: every GPU of the host. */
+  gpu?: string;
+  /** [from, to) ms: a job's GPUs are read only over the job's life. */
+  from: number;
+  to: number;
+}
+
+export interface BucketRequest {
+  metric: SeriesMetric;
+  /** [from, to) ms, and the bucket length; buckets start at multiples of step. */
+  from: number;
+  to: number;
+  step: number;
+  /**
+   * 'gpu': one row per GPU and bucket, member `site/host/gpu`. 'host': one
+   * row per host and bucket from the host total measured at the edge
+   * (`host_power_w`; power only), member `site/host`.
+   */
+  level: 'gpu' | 'host';
+  /** Undefined: every member in the store. */
+  select?: readonly MemberSelector[];
+}
+
+/**
+ * The read side every engine implements; server/core/series.ts turns its rows
+ * into series, so both engines share one set of semantics.
+ */
+export interface HistoryReader {
+  memberBuckets(req: BucketRequest): Promise<MemberBucket[]>;
+  /** The GPUs a job held and when, from its start and end events (an end not yet seen: until `now`). */
+  jobGpus(job: string, now: number): Promise<MemberSelector[]>;
+}
+
+/** Member names in bucket rows: percent-encoded segments, so a `/` inside a name cannot be confused. */
+export function memberName(site: string, host: string, gpu?: string): string {
+  const parts = gpu === undefined ? [site, host] : [site, host, gpu];
+  return parts.map(encodeURIComponent).join('/');
 }

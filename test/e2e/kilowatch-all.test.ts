@@ -40,6 +40,32 @@ describe('kilowatch all', () => {
     expect(fleet.hosts.every((h: any) => h.state === 'online' && h.sources.includes('sim'))).toBe(true);
   });
 
+  it('answers history queries from the store: fleet power, a GPU, energy, and a bad query with its reasons', async () => {
+    let from = 0;
+    const fleet = await eventually(async () => {
+      const to = Date.now();
+      from = to - 20_000;
+      const r = await getJson(`${kw.httpUrl}/api/v1/series?target=fleet&from=${from}&to=${to}&step=1s`);
+      return r.values.filter((v: number | null) => v !== null && v > 0).length >= 3 ? r : undefined;
+    });
+    expect([fleet.unit, fleet.bound, fleet.members]).toEqual(['W', null, 64]);
+    expect(fleet.t.length).toBeGreaterThanOrEqual(20); // from is aligned down to the step
+    expect(Math.max(...fleet.coverage)).toBe(1);
+    const live = await getJson(`${kw.httpUrl}/api/v1/fleet`);
+    const gpu = live.hosts[0].gpus[0];
+    const one = await getJson(`${kw.httpUrl}/api/v1/series?target=gpu&site=${live.hosts[0].site}&host=${live.hosts[0].host}&gpu=${gpu.id}&agg=max&from=${from}&to=${Date.now()}&step=1s`);
+    expect(one.members).toBe(1);
+    expect(one.values.some((v: number | null) => v !== null && v > 0 && v <= 5000)).toBe(true);
+    const energy = await getJson(`${kw.httpUrl}/api/v1/series?target=group&site=${live.hosts[0].site}&agg=energy&from=${from}&to=${Date.now()}&step=10s`);
+    expect(energy.unit).toBe('J');
+    expect(energy.values.some((v: number | null) => v !== null && v > 0)).toBe(true);
+    const bad = await fetch(`${kw.httpUrl}/api/v1/series?target=gpu&agg=median`);
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).problems).toContain('agg must be one of mean, max, min, last, energy');
+    const tooMany = await fetch(`${kw.httpUrl}/api/v1/series?from=0&to=${Date.now()}&step=1s`);
+    expect([tooMany.status, (await tooMany.json()).problems[0]]).toEqual([400, expect.stringContaining('buckets asked for')]);
+  });
+
   it('streams the schema, the history, then live deltas over the WebSocket', async () => {
     const ws = new WebSocket(`${kw.httpUrl!.replace('http', 'ws')}/api/v1/live`);
     const messages: ServerMessage[] = [];

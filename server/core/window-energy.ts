@@ -1,0 +1,105 @@
+/**
+ * The energy of each stored GPU window, computed once when it is written so
+ * that every engine stores the same figure and a bucket's energy is a plain
+ * sum (ARCHITECTURE.md §4, "Per GPU"). Pure: state in, numbers out.
+ *
+ * - `counter`: the difference of the NVML energy counter from the GPU's
+ *   previous window. It is exact even across a gap, so it covers the gap too.
+ * - `integral`: the window energy the collector integrated at the edge, for
+ *   GPUs without a counter (nvidia-smi, exporters without the field).
+ * - `mean`: mean power times the window length, when neither is there (the
+ *   first window of a counter, a counter reset, a restarted server).
+ * - `covered`: a window older than the GPU's latest one, arriving late from
+ *   a spool: the later window's counter difference already counted its
+ *   energy, so it adds 0 J instead of counting it twice.
+ * A counter that went backwards (driver reload) or jumped further than any
+ * GPU could draw is a reset, never negative or impossible energy.
+ *
+ * A store computes a batch, then commits (the batch is durable) or rolls
+ * back (it failed and will be retried), so a retried window is not "late".
+ */
+
+export type EnergySource = 'counter' | 'integral' | 'mean' | 'covered';
+
+export interface EnergyWindow {
+  /** The GPU's identity, e.g. memberName(site, host, gpu). */
+  key: string;
+  ts: number;
+  window_ms: number;
+  energy_mj?: number;
+  window_energy_mj?: number;
+  power_mean_w?: number;
+}
+
+export interface WindowEnergyResult {
+  energy_j?: number;
+  from?: EnergySource;
+}
+
+interface Last {
+  endTs: number;
+  counterMj?: number;
+  counterEndTs?: number;
+}
+
+/** No single GPU board draws 5 kW (protocol/validate.ts); a larger counter step is a reset. */
+const MAX_GPU_W = 5000;
+
+export class WindowEnergy {
+  private readonly last = new Map<string, Last>();
+  /** State of the batch being written: folded into `last` on commit, dropped on rollback. */
+  private readonly pending = new Map<string, Last>();
+  /** GPUs forgotten to keep the map bounded; their next window falls back to `integral` or `mean`. */
+  evicted = 0;
+
+  constructor(private readonly maxKeys = 1_000_000) {}
+
+  /** The state a restarted server reloads: the latest counter reading of a GPU. */
+  seed(key: string, endTs: number, counterMj: number | undefined): void {
+    this.remember(key, counterMj === undefined ? { endTs } : { endTs, counterMj, counterEndTs: endTs });
+  }
+
+  commit(): void {
+    for (const [key, value] of this.pending) this.remember(key, value);
+    this.pending.clear();
+  }
+
+  rollback(): void {
+    this.pending.clear();
+  }
+
+  of(w: EnergyWindow): WindowEnergyResult {
+    const end = w.ts + w.window_ms;
+    const last = this.pending.get(w.key) ?? this.last.get(w.key);
+    if (last && end <= last.endTs) {
+      // Late: only a counter chain that runs past it has already counted it.
+      if (w.energy_mj !== undefined && last.counterMj !== undefined) return { energy_j: 0, from: 'covered' };
+      return fallback(w);
+    }
+    let out: WindowEnergyResult | undefined;
+    if (w.energy_mj !== undefined && last?.counterMj !== undefined && last.counterEndTs !== undefined) {
+      const deltaJ = (w.energy_mj - last.counterMj) / 1000;
+      const possibleJ = (MAX_GPU_W * (end - last.counterEndTs)) / 1000;
+      if (deltaJ >= 0 && deltaJ <= possibleJ) out = { energy_j: deltaJ, from: 'counter' };
+    }
+    out ??= fallback(w);
+    this.pending.set(w.key, w.energy_mj !== undefined ? { endTs: end, counterMj: w.energy_mj, counterEndTs: end } : { ...last, endTs: end });
+    return out;
+  }
+
+  private remember(key: string, value: Last): void {
+    this.last.delete(key); // re-inserted at the end: the map's order is least recently written first
+    if (this.last.size >= this.maxKeys) {
+      const oldest = this.last.keys().next().value as string;
+      this.last.delete(oldest);
+      this.evicted += 1;
+    }
+    this.last.set(key, value);
+  }
+}
+
+function fallback(w: EnergyWindow): WindowEnergyResult {
+  if (w.window_energy_mj !== undefined) return { energy_j: w.window_energy_mj / 1000, from: 'integral' };
+  if (w.power_mean_w !== undefined) return { energy_j: (w.power_mean_w * w.window_ms) / 1000, from: 'mean' };
+  return {};
+}

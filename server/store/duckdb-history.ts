@@ -1,0 +1,123 @@
+/**
+ * The DuckDB read side: member buckets from the raw windows, or from the
+ * one-minute rollups when the step is whole minutes (rollups outlive raw
+ * windows: 400 days against 7), and the GPUs a job held from its events.
+ * Values are bound as parameters, never spliced into SQL.
+ */
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import { ROLLUP_MS } from '../core/rollup.js';
+import type { MemberBucket, SeriesMetric } from '../core/series.js';
+import { GPU_ROLLUP_TABLE, HOST_ROLLUP_TABLE } from './duckdb-schema.js';
+import { type BucketRequest, type MemberSelector, memberName } from './store.js';
+
+/** The raw columns of a metric: power keeps its Stat; the others store one value per window. */
+const RAW_COLUMNS: Record<SeriesMetric, { mean: string; min: string; max: string; last: string }> = {
+  power_w: { mean: 'power_mean_w', min: 'power_min_w', max: 'power_max_w', last: 'power_last_w' },
+  util_pct: one('util_mean_pct'),
+  mem_used_mib: one('mem_used_mean_mib'),
+  temp_c: one('temp_max_c'),
+  sm_clock_mhz: one('sm_clock_mean_mhz'),
+};
+
+function one(c: string) {
+  return { mean: c, min: c, max: c, last: c };
+}
+
+/** A job's start or end event as stored. */
+export interface JobEventRow {
+  site: string;
+  host: string;
+  ts: number;
+  event: 'start' | 'end';
+  gpus: string[];
+}
+
+/** Pairs each start with the next end on the same host; a job still running lasts until `now`. Pure. */
+export function jobIntervals(events: readonly JobEventRow[], now: number): MemberSelector[] {
+  const open = new Map<string, JobEventRow>();
+  const out: MemberSelector[] = [];
+  const close = (start: JobEventRow, to: number) => start.gpus.forEach((gpu) => out.push({ site: start.site, host: start.host, gpu, from: start.ts, to }));
+  for (const e of [...events].sort((a, b) => a.ts - b.ts)) {
+    const key = `${e.site}\u0000${e.host}`;
+    const start = open.get(key);
+    if (e.event === 'start' && !start) open.set(key, e);
+    if (e.event === 'end' && start) {
+      close(start, e.ts);
+      open.delete(key);
+    }
+  }
+  for (const start of open.values()) close(start, Math.max(start.ts, now));
+  return out;
+}
+
+export class DuckDbHistory {
+  constructor(private readonly conn: DuckDBConnection) {}
+
+  /** `rawSince`: the oldest instant raw windows are kept for; older ranges can only come from rollups. */
+  async memberBuckets(req: BucketRequest, rawSince: number): Promise<MemberBucket[]> {
+    const rollup = req.step % ROLLUP_MS === 0 || req.from < rawSince;
+    const host = req.level === 'host';
+    const table = rollup ? (host ? HOST_ROLLUP_TABLE : GPU_ROLLUP_TABLE) : host ? 'host_windows' : 'gpu_windows';
+    const ts = rollup ? 'minute_ms' : 'ts_ms';
+    const metric: SeriesMetric = host ? 'power_w' : req.metric;
+    const params: DuckDBValue[] = [req.step, req.from, req.to];
+    const where = [`${ts} >= $2`, `${ts} < $3`];
+    if (req.select) {
+      if (req.select.length === 0) return [];
+      const clauses = req.select.map((s) => {
+        const at = (v: DuckDBValue) => `$${params.push(v)}`;
+        const gpu = s.gpu !== undefined && !host ? ` AND gpu_id = ${at(s.gpu)}` : '';
+        // A rollup minute belongs to a member's range when the minute starts in it (one minute of resolution).
+        const from = rollup ? Math.floor(s.from / ROLLUP_MS) * ROLLUP_MS : s.from;
+        return `(site = ${at(s.site)} AND host = ${at(s.host)}${gpu} AND ${ts} >= ${at(from)} AND ${ts} < ${at(s.to)})`;
+      });
+      where.push(`(${clauses.join(' OR ')})`);
+    }
+    const keys = host ? 'site, host' : 'site, host, gpu_id';
+    const sql = `SELECT ${keys}, (${ts} // $1) * $1 AS t, ${rollup ? rollupAggregates(metric) : rawAggregates(metric, host)}
+      FROM ${table} WHERE ${where.join(' AND ')} GROUP BY ${keys}, t`;
+    const rows = (await this.conn.runAndReadAll(sql, params)).getRowObjectsJS();
+    return rows.map((r) => {
+      const out: MemberBucket = {
+        member: memberName(r.site as string, r.host as string, host ? undefined : (r.gpu_id as string)),
+        t: Number(r.t),
+        covered_ms: Number(r.covered_ms),
+      };
+      for (const k of ['mean', 'min', 'max', 'last', 'energy_j'] as const) if (r[k] !== null && r[k] !== undefined) out[k] = Number(r[k]);
+      return out;
+    });
+  }
+
+  async jobGpus(job: string, now: number): Promise<MemberSelector[]> {
+    const rows = (await this.conn.runAndReadAll('SELECT site, host, ts_ms, event, gpus FROM job_events WHERE job = $1', [job])).getRowObjectsJS();
+    const events = rows.map((r) => ({ site: r.site as string, host: r.host as string, ts: Number(r.ts_ms), event: r.event as 'start' | 'end', gpus: JSON.parse(r.gpus as string) as string[] }));
+    return jobIntervals(events, now);
+  }
+
+  close(): void {
+    this.conn.closeSync();
+  }
+}
+
+function rawAggregates(metric: SeriesMetric, host: boolean): string {
+  const c = RAW_COLUMNS[metric];
+  return [
+    'sum(window_ms) AS covered_ms',
+    `sum(${c.mean} * window_ms) / nullif(sum(CASE WHEN ${c.mean} IS NOT NULL THEN window_ms END), 0) AS mean`,
+    `min(${c.min}) AS min`,
+    `max(${c.max}) AS max`,
+    `arg_max(${c.last}, ts_ms) FILTER (WHERE ${c.last} IS NOT NULL) AS last`,
+    host ? 'NULL AS energy_j' : 'sum(energy_j) AS energy_j',
+  ].join(', ');
+}
+
+function rollupAggregates(m: SeriesMetric): string {
+  return [
+    'sum(covered_ms) AS covered_ms',
+    `sum(${m}_wsum) / nullif(sum(${m}_wms), 0) AS mean`,
+    `min(${m}_min) AS min`,
+    `max(${m}_max) AS max`,
+    `arg_max(${m}_last, ${m}_last_ts) FILTER (WHERE ${m}_last IS NOT NULL) AS last`,
+    'sum(energy_j) AS energy_j',
+  ].join(', ');
+}
