@@ -61,9 +61,9 @@ describe('kilowatch all', () => {
     expect(energy.values.some((v: number | null) => v !== null && v > 0)).toBe(true);
     const bad = await fetch(`${kw.httpUrl}/api/v1/series?target=gpu&agg=median`);
     expect(bad.status).toBe(400);
-    expect((await bad.json()).problems).toContain('agg must be one of mean, max, min, last, energy');
+    expect(((await bad.json()) as { problems: string[] }).problems).toContain('agg must be one of mean, max, min, last, energy');
     const tooMany = await fetch(`${kw.httpUrl}/api/v1/series?from=0&to=${Date.now()}&step=1s`);
-    expect([tooMany.status, (await tooMany.json()).problems[0]]).toEqual([400, expect.stringContaining('buckets asked for')]);
+    expect([tooMany.status, ((await tooMany.json()) as { problems: string[] }).problems[0]]).toEqual([400, expect.stringContaining('buckets asked for')]);
   });
 
   it('streams the schema, the history, then live deltas over the WebSocket', async () => {
