@@ -10,7 +10,7 @@ import { type CollectorConfig, collectorConfig, collectorProblems } from '../col
 import { replay } from '../collector/replay.js';
 import type { RunningCollector } from '../collector/main.js';
 import { serverConfig } from '../server/config.js';
-import { ListenError } from '../server/http/listen.js';
+import { OperatorError } from '../server/operator-error.js';
 import type { RunningServer } from '../server/main.js';
 import { helpText, layerConfig } from './config-layers.js';
 import type { Command } from './options.js';
@@ -93,7 +93,7 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     await collector?.stop();
     await server?.stop();
-    console.error(`kilowatch: ${err instanceof ListenError ? err.message : (err as Error).stack ?? err}`);
+    console.error(`kilowatch: ${err instanceof OperatorError ? err.message : (err as Error).stack ?? err}`);
     return 1;
   }
 

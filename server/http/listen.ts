@@ -1,7 +1,8 @@
 /** Binding a port, with a message an operator can act on instead of a stack trace. */
 import type { Server } from 'node:net';
+import { OperatorError } from '../operator-error.js';
 
-export class ListenError extends Error {}
+export class ListenError extends OperatorError {}
 
 export function listenOrExplain(server: Server, host: string, port: number, what: string, howToChange: string): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -6,6 +6,7 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { SERIES_METRICS } from '../core/series.js';
+import { OperatorError } from '../operator-error.js';
 import { DELIVERY_DDL, GPU_WINDOWS_DDL, JOB_EVENTS_DDL, METER_WINDOWS_DDL } from './duckdb-tables.js';
 
 /** Per metric: window-weighted sum of means and its weight, min, max, and the last value with its time. */
@@ -53,7 +54,7 @@ export async function migrate(conn: DuckDBConnection): Promise<number> {
   const rows = (await conn.runAndReadAll('SELECT max(version) AS v FROM schema_version')).getRowObjectsJS();
   const found = rows[0]?.v === null || rows[0]?.v === undefined ? 0 : Number(rows[0].v);
   if (found > SCHEMA_VERSION) {
-    throw new Error(`the DuckDB file has schema version ${found}, newer than this kilowatch understands (${SCHEMA_VERSION}); use a newer kilowatch or restore a backup`);
+    throw new OperatorError(`the DuckDB file has schema version ${found}, newer than this kilowatch understands (${SCHEMA_VERSION}); use a newer kilowatch or restore a backup`);
   }
   for (let v = found + 1; v <= SCHEMA_VERSION; v++) {
     await conn.run('BEGIN TRANSACTION');

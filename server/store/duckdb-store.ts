@@ -13,6 +13,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { DeliveryRow } from '../core/delivery.js';
+import { OperatorError } from '../operator-error.js';
 import type { MemberBucket } from '../core/series.js';
 import { WindowEnergy } from '../core/window-energy.js';
 import { appendBatch } from './duckdb-batch.js';
@@ -58,6 +59,8 @@ export class DuckDbStore implements WindowStore, HistoryReader {
   private written = 0;
   private batches = 0;
   private lastError: string | null = null;
+  private needsReopen = false;
+  private reopens = 0;
   readonly path: string;
 
   constructor(private readonly opts: DuckDbStoreOptions) {
@@ -67,6 +70,14 @@ export class DuckDbStore implements WindowStore, HistoryReader {
 
   async start(): Promise<void> {
     mkdirSync(this.opts.dataDir, { recursive: true });
+    await this.open(true);
+    this.timer = setInterval(() => void this.flush(), this.opts.flushMs);
+    this.pruner = setInterval(() => void this.prune(), 3_600_000);
+    this.pruner.unref();
+  }
+
+  /** Opens the file and its connections; at start also migrates, seeds the energy state and prunes. */
+  private async open(first: boolean): Promise<void> {
     try {
       this.instance = await DuckDBInstance.create(this.path, {
         autoinstall_known_extensions: 'false',
@@ -74,23 +85,47 @@ export class DuckDbStore implements WindowStore, HistoryReader {
         memory_limit: this.opts.memoryLimit,
       });
     } catch (err) {
-      throw new Error(`cannot open the DuckDB file ${this.path}: ${(err as Error).message.split('\n')[0]}`);
+      throw new OperatorError(explainOpenError(this.path, (err as Error).message.split('\n')[0] ?? ''));
     }
     try {
       this.conn = await this.instance.connect();
-      await migrate(this.conn);
+      if (first) await migrate(this.conn);
       for (const ddl of STAGING_TABLES) await this.conn.run(ddl);
       // Reads get their own connection, so a query never runs inside a batch's open transaction.
       this.history = new DuckDbHistory(await this.instance.connect());
-      await this.seedEnergy(this.conn);
-      await this.prune();
+      if (first) {
+        await this.seedEnergy(this.conn);
+        await this.prune();
+      }
     } catch (err) {
-      await this.stop(); // release the file: a failed start must not keep it locked
+      this.close(); // release the file: a failed open must not keep it locked
       throw err;
     }
-    this.timer = setInterval(() => void this.flush(), this.opts.flushMs);
-    this.pruner = setInterval(() => void this.prune(), 3_600_000);
-    this.pruner.unref();
+  }
+
+  private close(): void {
+    this.history?.close();
+    this.conn?.closeSync();
+    this.instance?.closeSync();
+    this.history = undefined;
+    this.conn = undefined;
+    this.instance = undefined;
+  }
+
+  /**
+   * After an I/O failure (a full disk) DuckDB may invalidate the instance;
+   * DuckDB 1.5 was seen to recover by itself once space returned, but a
+   * fresh instance is the state it documents as safe, so the store reopens
+   * it before the next attempt. The batch stays in the buffer meanwhile.
+   */
+  private async reopen(): Promise<void> {
+    this.close();
+    try {
+      await this.open(false);
+      this.reopens += 1;
+    } catch (err) {
+      this.lastError = (err as Error).message;
+    }
   }
 
   /** The latest counter of each GPU, so a restart does not lose the next counter difference. */
@@ -149,8 +184,11 @@ export class DuckDbStore implements WindowStore, HistoryReader {
   /** One flush at a time; a caller during a flush waits for it and then flushes what came since. */
   async flush(): Promise<void> {
     while (this.flushing) await this.flushing;
-    if (!this.conn || this.buffer.pendingRows === 0) return;
-    this.flushing = this.writeBatch(this.conn).finally(() => (this.flushing = undefined));
+    if (this.buffer.pendingRows === 0) return;
+    this.flushing = (async () => {
+      if (this.needsReopen) await this.reopen();
+      if (this.conn) await this.writeBatch(this.conn);
+    })().finally(() => (this.flushing = undefined));
     await this.flushing;
   }
 
@@ -172,6 +210,7 @@ export class DuckDbStore implements WindowStore, HistoryReader {
       await conn.run('ROLLBACK').catch(() => undefined);
       this.energy.rollback();
       this.lastError = (err as Error).message.split('\n')[0] ?? 'unknown error';
+      this.needsReopen = /IO Error|No space|invalidated|FATAL/i.test(this.lastError);
       this.buffer.restore(batch);
     }
   }
@@ -180,12 +219,7 @@ export class DuckDbStore implements WindowStore, HistoryReader {
     clearInterval(this.timer);
     clearInterval(this.pruner);
     await this.flush();
-    this.history?.close();
-    this.history = undefined;
-    this.conn?.closeSync();
-    this.instance?.closeSync();
-    this.conn = undefined;
-    this.instance = undefined;
+    this.close();
   }
 
   stats(now: number): StoreStats {
@@ -200,6 +234,19 @@ export class DuckDbStore implements WindowStore, HistoryReader {
       lag_ms: oldest === undefined ? 0 : Math.max(0, now - oldest),
       last_error: this.lastError,
       degraded: this.lastError !== null,
+      reopens: this.reopens,
     };
   }
+}
+
+/** The two failures an operator must act on, said in words that say what to do. */
+function explainOpenError(path: string, message: string): string {
+  if (/Could not set lock/i.test(message)) {
+    const pid = /PID (\d+)/.exec(message)?.[1];
+    return `cannot open the DuckDB file ${path}: another process${pid ? ` (PID ${pid})` : ''} holds it. Only one kilowatch server may use a data dir; for a copy of a running server's data use \`kilowatch backup\`. (${message})`;
+  }
+  if (/not a valid DuckDB database/i.test(message)) {
+    return `cannot open the DuckDB file ${path}: it is corrupt or not a DuckDB database. Move it aside and start empty, or \`kilowatch restore <backup dir>\`. (${message})`;
+  }
+  return `cannot open the DuckDB file ${path}: ${message}`;
 }

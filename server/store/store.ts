@@ -46,6 +46,8 @@ export interface StoreStats {
   /** Set while the last write failed; cleared by the next success. */
   last_error: string | null;
   degraded: boolean;
+  /** Times the engine was reopened after an I/O failure. */
+  reopens?: number;
 }
 
 export interface WindowStore {
