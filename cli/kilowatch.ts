@@ -13,6 +13,7 @@ import { serverConfig } from '../server/config.js';
 import { OperatorError } from '../server/operator-error.js';
 import type { RunningServer } from '../server/main.js';
 import { helpText, layerConfig } from './config-layers.js';
+import { runBackup, runRestore } from './maintenance.js';
 import type { Command } from './options.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -22,6 +23,8 @@ const COMMANDS: Record<string, { uses: Command[]; summary: string }> = {
   all: { uses: ['server', 'collector'], summary: 'server, embedded broker and a local collector (the simulated fleet when no GPU is present)' },
   server: { uses: ['server'], summary: 'ingest, store, HTTP API, WebSocket and web UI (embedded broker unless --broker)' },
   collector: { uses: ['collector'], summary: 'read GPUs (or simulate them) and publish windows to a broker' },
+  backup: { uses: ['server'], summary: '<dir>: a consistent copy of the running server\'s DuckDB file (same --data-dir)' },
+  restore: { uses: ['server'], summary: '<dir>: put a backup in place of the data dir\'s file; the server must be stopped' },
 };
 
 function usage(): string {
@@ -58,12 +61,26 @@ async function main(argv: string[]): Promise<number> {
   const command = COMMANDS[name];
   if (!command) return console.error(`kilowatch: unknown command "${name}"\n\n${usage()}`), 2;
 
+  // backup and restore take the backup directory first; their other options are the server's.
+  const maintenance = name === 'backup' || name === 'restore';
+  const target = maintenance && rest[0] !== undefined && !rest[0].startsWith('-') ? rest.shift() : undefined;
   const layered = layerConfig({ commands: command.uses, argv: rest, env: process.env, defaultConfigFile: 'kilowatch.yaml' });
   if (!layered.ok) {
     console.error(`kilowatch: the configuration has ${layered.problems.length} problem(s); nothing was started:\n${layered.problems.map((p) => `  - ${p}`).join('\n')}`);
     return 2;
   }
   if (layered.help) return console.log(`usage: kilowatch ${name} [options]\n${COMMANDS[name]?.summary}\n\noptions:\n${helpText(command.uses)}\n  --config <file>            settings file (default ./kilowatch.yaml if present); env KILOWATCH_CONFIG`), 0;
+
+  if (maintenance) {
+    if (!target) return console.error(`kilowatch: ${name} needs a directory: kilowatch ${name} <dir> [--data-dir <dir>]`), 2;
+    const dataDir = serverConfig(layered.values).dataDir;
+    try {
+      return await (name === 'backup' ? runBackup(target, dataDir, log) : runRestore(target, dataDir, log));
+    } catch (err) {
+      console.error(`kilowatch: ${err instanceof OperatorError ? err.message : (err as Error).stack ?? err}`);
+      return 1;
+    }
+  }
 
   const collectorCfg = command.uses.includes('collector') ? collectorConfig(layered.values) : undefined;
   if (name === 'collector' && collectorCfg?.replayFile) return runReplay(collectorCfg);

@@ -4,6 +4,7 @@
  * last to close and receives everything that was buffered.
  */
 import type { ServerConfig } from './config.js';
+import { AdminSocket, adminSocketPath } from './admin/admin-socket.js';
 import { EmbeddedBroker } from './broker.js';
 import { DeliveryLedger } from './core/delivery.js';
 import { LiveState } from './core/live-state.js';
@@ -54,6 +55,11 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     const pruner = setInterval(() => ledger.prune(now() - keepMs), 3_600_000);
     pruner.unref();
     stops.push(async () => clearInterval(pruner));
+
+    // `kilowatch backup` asks the server itself: nobody else may open the DuckDB file while it runs.
+    const admin = new AdminSocket(adminSocketPath(config.dataDir), { backup: async (req) => ({ ...(await store.backup(String(req.dir))) }) }, log);
+    await admin.start();
+    stops.push(() => admin.stop());
 
     let brokerUrl = config.brokerUrl;
     const embedded = brokerUrl === '';

@@ -17,6 +17,7 @@ import { OperatorError } from '../operator-error.js';
 import type { MemberBucket } from '../core/series.js';
 import { WindowEnergy } from '../core/window-energy.js';
 import { appendBatch } from './duckdb-batch.js';
+import { type BackupManifest, backupInto } from './duckdb-backup.js';
 import { DuckDbHistory } from './duckdb-history.js';
 import { GPU_ROLLUP_TABLE, HOST_ROLLUP_TABLE, migrate } from './duckdb-schema.js';
 import { STAGING_TABLES, upsertDelivery } from './duckdb-tables.js';
@@ -153,6 +154,20 @@ export class DuckDbStore implements WindowStore, HistoryReader {
     } catch (err) {
       this.lastError = `retention: ${(err as Error).message.split('\n')[0]}`;
     }
+  }
+
+  /** A consistent copy while the server runs: writes what is buffered, then copies with flushes held back. */
+  async backup(dir: string): Promise<BackupManifest> {
+    await this.flush();
+    while (this.flushing) await this.flushing;
+    const conn = this.conn;
+    if (!conn) throw new OperatorError('the store is not open, so there is nothing consistent to back up');
+    const run = backupInto(conn, this.path, dir, this.opts.now());
+    this.flushing = run.then(
+      () => undefined,
+      () => undefined,
+    ).finally(() => (this.flushing = undefined));
+    return run;
   }
 
   memberBuckets(req: BucketRequest): Promise<MemberBucket[]> {
