@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { type CollectorConfig, collectorConfig, collectorProblems } from '../collector/config.js';
 import { replay } from '../collector/replay.js';
 import type { RunningCollector } from '../collector/main.js';
-import { serverConfig } from '../server/config.js';
+import { serverConfig, serverProblems } from '../server/config.js';
 import { OperatorError } from '../server/operator-error.js';
 import type { RunningServer } from '../server/main.js';
 import { helpText, layerConfig } from './config-layers.js';
@@ -84,7 +84,7 @@ async function main(argv: string[]): Promise<number> {
 
   const collectorCfg = command.uses.includes('collector') ? collectorConfig(layered.values) : undefined;
   if (name === 'collector' && collectorCfg?.replayFile) return runReplay(collectorCfg);
-  const problems = collectorCfg ? collectorProblems(collectorCfg) : [];
+  const problems = [...(collectorCfg ? collectorProblems(collectorCfg) : []), ...(command.uses.includes('server') ? serverProblems(serverConfig(layered.values)) : [])];
   if (name === 'collector' && collectorCfg?.brokerUrl === '') problems.push('collector needs a broker: --broker mqtt://host:port or KILOWATCH_BROKER');
   if (problems.length > 0) {
     console.error(`kilowatch: the configuration has ${problems.length} problem(s); nothing was started:\n${problems.map((p) => `  - ${p}`).join('\n')}`);

@@ -20,6 +20,8 @@ export interface ServerConfig {
   readonly deliveryStateDays: number;
   readonly rawRetentionDays: number;
   readonly rollupRetentionDays: number;
+  /** IANA time zone in which "a day" is counted for efficiency reports. */
+  readonly timeZone: string;
 }
 
 export function serverConfig(v: Values): ServerConfig {
@@ -41,5 +43,18 @@ export function serverConfig(v: Values): ServerConfig {
     deliveryStateDays: v.get('server.delivery_state_days') as number,
     rawRetentionDays: v.get('server.raw_retention_days') as number,
     rollupRetentionDays: v.get('server.rollup_retention_days') as number,
+    timeZone: v.get('server.time_zone') as string,
   });
+}
+
+/** Checks across settings that no single option can express. */
+export function serverProblems(c: ServerConfig): string[] {
+  const problems: string[] = [];
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: c.timeZone });
+  } catch {
+    problems.push(`server.time_zone "${c.timeZone}" is not an IANA time zone (e.g. UTC, Europe/Berlin, America/Chicago)`);
+  }
+  if (c.rollupRetentionDays < c.rawRetentionDays) problems.push(`server.rollup_retention_days (${c.rollupRetentionDays}) must be at least server.raw_retention_days (${c.rawRetentionDays})`);
+  return problems;
 }

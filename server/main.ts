@@ -10,12 +10,14 @@ import { DeliveryLedger } from './core/delivery.js';
 import { LiveState } from './core/live-state.js';
 import { RejectLog } from './core/reject-log.js';
 import { HttpError, HttpServer } from './http/http-server.js';
+import { parseEfficiencyParams, parseJobsParams } from './http/job-params.js';
 import { parseSeriesParams } from './http/series-params.js';
 import { fleetView, healthView } from './http/views.js';
 import { AckPublisher } from './mqtt/ack-publisher.js';
 import { IngestClient } from './mqtt/ingest-client.js';
 import { Pipeline } from './pipeline.js';
 import { DuckDbStore } from './store/duckdb-store.js';
+import { queryEfficiency, queryJobs } from './store/job-queries.js';
 import { MAX_BUCKETS, querySeries } from './store/series-query.js';
 import { LiveHub } from './ws/live-hub.js';
 
@@ -103,6 +105,18 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
           return querySeries(store, parsed.query, now()).catch((err: Error) => {
             throw err instanceof RangeError ? new HttpError(400, 'bad series query', [`${err.message} (at most ${MAX_BUCKETS} buckets)`]) : err;
           });
+        },
+        '/api/v1/jobs': (url) => {
+          const parsed = parseJobsParams(url.searchParams, now());
+          if (!parsed.ok) throw new HttpError(400, 'bad jobs query', parsed.problems);
+          const { filter, offset, limit } = parsed.value;
+          return queryJobs(store, filter, { offset, limit }, now());
+        },
+        '/api/v1/efficiency': async (url) => {
+          const parsed = parseEfficiencyParams(url.searchParams, now());
+          if (!parsed.ok) throw new HttpError(400, 'bad efficiency query', parsed.problems);
+          const { filter, by } = parsed.value;
+          return { by, time_zone: config.timeZone, rows: await queryEfficiency(store, filter, by, config.timeZone, now()) };
         },
         '/api/v1/health': () =>
           healthView({

@@ -8,7 +8,7 @@ import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { ROLLUP_MS } from '../core/rollup.js';
 import type { MemberBucket, SeriesMetric } from '../core/series.js';
 import { GPU_ROLLUP_TABLE, HOST_ROLLUP_TABLE } from './duckdb-schema.js';
-import { type BucketRequest, type MemberSelector, memberName } from './store.js';
+import { type BucketRequest, type JobFilter, type JobRecord, type MemberSelector, memberName } from './store.js';
 
 /** The raw columns of a metric: power keeps its Stat; the others store one value per window. */
 const RAW_COLUMNS: Record<SeriesMetric, { mean: string; min: string; max: string; last: string }> = {
@@ -30,6 +30,37 @@ export interface JobEventRow {
   ts: number;
   event: 'start' | 'end';
   gpus: string[];
+  job?: string;
+  user?: string;
+  project?: string;
+  partition?: string;
+}
+
+/** Folds the events of many jobs into one record per job (hosts merged), overlapping [from, to). Pure. */
+export function jobRecords(events: readonly JobEventRow[], filter: Pick<JobFilter, 'from' | 'to'>, now: number): JobRecord[] {
+  const byJob = new Map<string, JobEventRow[]>();
+  for (const e of events) byJob.set(e.job ?? '', [...(byJob.get(e.job ?? '') ?? []), e]);
+  const out: JobRecord[] = [];
+  for (const [job, list] of byJob) {
+    const spans = jobIntervals(list, Number.MAX_SAFE_INTEGER);
+    if (spans.length === 0) continue;
+    const start = Math.min(...spans.map((s) => s.from));
+    const running = spans.some((s) => s.to === Number.MAX_SAFE_INTEGER);
+    const end = running ? undefined : Math.max(...spans.map((s) => s.to));
+    if (start >= filter.to || (end ?? now) < filter.from) continue;
+    const first = list.find((e) => e.event === 'start')!;
+    out.push({
+      job,
+      ...(first.user !== undefined && { user: first.user }),
+      ...(first.project !== undefined && { project: first.project }),
+      ...(first.partition !== undefined && { partition: first.partition }),
+      hosts: [...new Map(spans.map((s) => [memberName(s.site, s.host), { site: s.site, host: s.host }])).values()],
+      gpus: spans.length,
+      start,
+      ...(end !== undefined && { end }),
+    });
+  }
+  return out.sort((a, b) => b.start - a.start || a.job.localeCompare(b.job));
 }
 
 /** Pairs each start with the next end on the same host; a job still running lasts until `now`. Pure. */
@@ -92,6 +123,26 @@ export class DuckDbHistory {
     const rows = (await this.conn.runAndReadAll('SELECT site, host, ts_ms, event, gpus FROM job_events WHERE job = $1', [job])).getRowObjectsJS();
     const events = rows.map((r) => ({ site: r.site as string, host: r.host as string, ts: Number(r.ts_ms), event: r.event as 'start' | 'end', gpus: JSON.parse(r.gpus as string) as string[] }));
     return jobIntervals(events, now);
+  }
+
+  async jobs(filter: JobFilter, now: number): Promise<JobRecord[]> {
+    const params: DuckDBValue[] = [filter.to];
+    const where = ["event = 'start'", 'ts_ms < $1'];
+    const add = (col: string, v: string | undefined) => v !== undefined && where.push(`${col} = $${params.push(v)}`);
+    add('user_name', filter.user);
+    add('project', filter.project);
+    add('site', filter.site);
+    const rows = (await this.conn.runAndReadAll(
+      `SELECT site, host, job, ts_ms, event, gpus, user_name, project, partition_name FROM job_events
+       WHERE job IN (SELECT job FROM job_events WHERE ${where.join(' AND ')})`, params)).getRowObjectsJS();
+    const events: JobEventRow[] = rows.map((r) => ({
+      site: r.site as string, host: r.host as string, job: r.job as string, ts: Number(r.ts_ms), event: r.event as 'start' | 'end',
+      gpus: JSON.parse(r.gpus as string) as string[],
+      ...(r.user_name !== null && { user: r.user_name as string }),
+      ...(r.project !== null && { project: r.project as string }),
+      ...(r.partition_name !== null && { partition: r.partition_name as string }),
+    }));
+    return jobRecords(events, filter, now);
   }
 
   close(): void {

@@ -22,7 +22,7 @@ import { DuckDbHistory } from './duckdb-history.js';
 import { GPU_ROLLUP_TABLE, HOST_ROLLUP_TABLE, migrate } from './duckdb-schema.js';
 import { STAGING_TABLES, upsertDelivery } from './duckdb-tables.js';
 import {
-  type BucketRequest, type CommitHooks, type HistoryReader, type MemberSelector, type StoreStats, type StoredItem, type WindowStore, itemSeq, memberName,
+  type BucketRequest, type CommitHooks, type HistoryReader, type JobFilter, type JobRecord, type MemberSelector, type StoreStats, type StoredItem, type WindowStore, itemSeq, memberName,
 } from './store.js';
 import { WriteBuffer } from './write-buffer.js';
 
@@ -173,6 +173,11 @@ export class DuckDbStore implements WindowStore, HistoryReader {
   memberBuckets(req: BucketRequest): Promise<MemberBucket[]> {
     if (!this.history) return Promise.reject(new Error('store not started'));
     return this.history.memberBuckets(req, this.opts.now() - (this.opts.rawDays ?? 7) * DAY_MS);
+  }
+
+  jobs(filter: JobFilter): Promise<JobRecord[]> {
+    if (!this.history) return Promise.reject(new Error('store not started'));
+    return this.history.jobs(filter, this.opts.now());
   }
 
   jobGpus(job: string, now: number): Promise<MemberSelector[]> {

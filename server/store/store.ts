@@ -98,6 +98,30 @@ export interface HistoryReader {
   memberBuckets(req: BucketRequest): Promise<MemberBucket[]>;
   /** The GPUs a job held and when, from its start and end events (an end not yet seen: until `now`). */
   jobGpus(job: string, now: number): Promise<MemberSelector[]>;
+  /** Jobs that ran at some time in [from, to), newest start first, from their events. */
+  jobs(filter: JobFilter): Promise<JobRecord[]>;
+}
+
+export interface JobFilter {
+  from: number;
+  to: number;
+  user?: string;
+  project?: string;
+  site?: string;
+}
+
+/** A job as its events describe it; a job on several hosts has one start per host. */
+export interface JobRecord {
+  job: string;
+  user?: string;
+  project?: string;
+  partition?: string;
+  /** The hosts it ran on. */
+  hosts: { site: string; host: string }[];
+  gpus: number;
+  start: number;
+  /** Undefined while it runs. */
+  end?: number;
 }
 
 /** Member names in bucket rows: percent-encoded segments, so a `/` inside a name cannot be confused. */

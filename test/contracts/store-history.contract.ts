@@ -16,6 +16,7 @@
 import { expect, it } from 'vitest';
 import type { GpuReading, GpuWindow } from '../../protocol/payloads.js';
 import type { Aggregate, SeriesMetric, SeriesTarget } from '../../server/core/series.js';
+import { queryEfficiency, queryJobs } from '../../server/store/job-queries.js';
 import { querySeries } from '../../server/store/series-query.js';
 import type { HistoryReader, WindowStore } from '../../server/store/store.js';
 
@@ -54,7 +55,7 @@ export async function writeHour(e: EngineUnderTest): Promise<void> {
   for (const { host, window } of hourOfWindows()) {
     expect(e.store.enqueue({ kind: 'gpu', key: { site: 'dc1', host, stream: 'gpu', bootId: window.boot_id }, window, receivedAt: window.ts + 1000 })).toBe(true);
   }
-  const job = { v: 1 as const, boot_id: 'b1', first_seq: 0, job: '77', gpus: ['a'] };
+  const job = { v: 1 as const, boot_id: 'b1', first_seq: 0, job: '77', gpus: ['a'], user: 'ada', project: 'llm' };
   e.store.enqueue({ kind: 'job', key: { site: 'dc1', host: 'h1', stream: 'job', bootId: 'b1' }, event: { ...job, seq: 0, ts: T0 + 1_200_000, event: 'start' }, receivedAt: T0 });
   e.store.enqueue({ kind: 'job', key: { site: 'dc1', host: 'h1', stream: 'job', bootId: 'b1' }, event: { ...job, seq: 1, ts: T0 + 2_400_000, event: 'end' }, receivedAt: T0 });
   await e.settle();
@@ -112,6 +113,30 @@ export function historyContract(engine: () => EngineUnderTest): void {
     const rolled = await ask({ kind: 'fleet' }, 'energy', 60_000);
     close('energy', sum(raw.values), expected);
     close('energy', sum(rolled.values), expected);
+  });
+
+  it('lists jobs with their energy, paginated', async () => {
+    const filter = { from: T0, to: T0 + HOUR_S * 1000 };
+    const page = await queryJobs(engine().store, filter, { offset: 0, limit: 10 }, T0 + 2 * HOUR_S * 1000);
+    expect(page.total).toBe(1);
+    expect(page.jobs).toHaveLength(1);
+    expect(page.jobs[0]).toMatchObject({ job: '77', user: 'ada', project: 'llm', hosts: [{ site: 'dc1', host: 'h1' }], gpus: 1, start: T0 + 1_200_000, end: T0 + 2_400_000, coverage: 1 });
+    close('energy', page.jobs[0]!.energy_j, 120_000);
+    expect((await queryJobs(engine().store, { ...filter, user: 'grace' }, { offset: 0, limit: 10 }, T0)).total).toBe(0);
+    expect((await queryJobs(engine().store, filter, { offset: 1, limit: 10 }, T0)).jobs).toEqual([]);
+  });
+
+  it('groups efficiency by project and by day in the site time zone', async () => {
+    const filter = { from: T0, to: T0 + HOUR_S * 1000 };
+    const now = T0 + 2 * HOUR_S * 1000;
+    const byProject = await queryEfficiency(engine().store, filter, 'project', 'UTC', now);
+    expect(byProject).toHaveLength(1);
+    expect(byProject[0]).toMatchObject({ key: 'llm', jobs: 1, gpu_hours: 1200 / 3600 });
+    close('energy', byProject[0]!.energy_j, 120_000);
+    close('mean', byProject[0]!.w_per_gpu, 100);
+    // 16:20 UTC is 01:20 the next morning in Tokyo.
+    const byDay = await queryEfficiency(engine().store, filter, 'day', 'Asia/Tokyo', now);
+    expect(byDay.map((r) => [r.key, r.jobs])).toEqual([['2025-11-25', 1]]);
   });
 
   it('averages utilization across members instead of adding it', async () => {

@@ -52,6 +52,18 @@ describe('kilowatch all --source prometheus', () => {
       /kilowatch: open http/,
     );
     await eventually(async () => ((await getJson(`${kw!.httpUrl}/api/v1/health`)).ingest.job_events > 0 ? true : undefined));
+    // The job's GPU draws 113.611 W (the capture): its energy grows with the windows stored since it started.
+    const page = await eventually(async () => {
+      const p = await getJson(`${kw!.httpUrl}/api/v1/jobs?project=dynamo-workload`);
+      return p.jobs[0]?.energy_j > 113 ? p : undefined;
+    });
+    expect(page).toMatchObject({ total: 1, offset: 0, limit: 50, jobs: [{ job: 'dynamo-workload/vllm-agg-0-vllmdecodeworker-s65j5', project: 'dynamo-workload', hosts: [{ site: 'local', host: 'h100-node' }], gpus: 1 }] });
+    expect(page.jobs[0].end).toBeUndefined();
+    const eff = await getJson(`${kw!.httpUrl}/api/v1/efficiency?by=project`);
+    expect(eff).toMatchObject({ by: 'project', time_zone: 'UTC', rows: [{ key: 'dynamo-workload', jobs: 1 }] });
+    expect(eff.rows[0].w_per_gpu).toBeGreaterThan(0);
+    const bad = await fetch(`${kw!.httpUrl}/api/v1/efficiency?by=colour&limit=x`);
+    expect(bad.status).toBe(400);
     expect(await kw.stop('SIGINT')).toBe(0);
     const db = await DuckDBInstance.create(join(dir, 'kilowatch.duckdb'));
     const conn = await db.connect();
