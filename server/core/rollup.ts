@@ -1,12 +1,17 @@
 /**
- * One-minute rollups, folded from a batch of windows before they reach the
- * store (issue: "1-minute rollups maintained by kilowatch itself"). Pure.
+ * One-minute rollups, folded from windows as they are written (issue:
+ * "1-minute rollups maintained by kilowatch itself"). Pure.
  *
  * A minute row holds, per metric, the window-weighted sum of means (so means
  * of any longer bucket stay exact), min, max and last, plus the covered time
- * and the energy. Rows of one batch are partial: the store merges them into
- * the minute already stored (sums add, min and max widen, the later last
- * wins), which is also how a late window reopens its minute.
+ * and the energy. Rows merge without loss (sums add, min and max widen, the
+ * later last wins), so a minute may be stored as several partial rows and
+ * the reader merges them: a late window reopens its minute by adding one.
+ *
+ * Updating stored rows in place costs DuckDB far more than appending (a
+ * columnar update per batch halved the store's write rate), so the store
+ * keeps the open minutes in a MinuteRows and appends each minute once it
+ * has settled (server/store/duckdb-rollups.ts).
  */
 import type { GpuReading, Stat } from '../../protocol/payloads.js';
 import { SERIES_METRICS, type SeriesMetric } from './series.js';
@@ -35,66 +40,133 @@ export interface MinuteRow {
   metrics: Partial<Record<SeriesMetric, MetricFold>>;
 }
 
-type Values = { mean: number; min: number; max: number; last: number };
+/**
+ * Folds one metric value of one window. Only power keeps its full Stat in
+ * storage; the other metrics are stored as one value per window
+ * (utilization, memory and clock as means, temperature as the window's
+ * max), so their min, max and last are over those values.
+ */
+function fold(row: MinuteRow, m: SeriesMetric, mean: number, min: number, max: number, last: number, ts: number, windowMs: number): void {
+  const f = row.metrics[m];
+  if (!f) {
+    row.metrics[m] = { wsum: mean * windowMs, wms: windowMs, min, max, last, lastTs: ts };
+    return;
+  }
+  f.wsum += mean * windowMs;
+  f.wms += windowMs;
+  if (min < f.min) f.min = min;
+  if (max > f.max) f.max = max;
+  if (ts >= f.lastTs) {
+    f.last = last;
+    f.lastTs = ts;
+  }
+}
+
+function foldOne(row: MinuteRow, m: SeriesMetric, v: number | undefined, ts: number, windowMs: number): void {
+  if (v !== undefined) fold(row, m, v, v, v, v, ts, windowMs);
+}
+
+function foldStat(row: MinuteRow, m: SeriesMetric, s: Stat | undefined, ts: number, windowMs: number): void {
+  if (s) fold(row, m, s.mean, s.min, s.max, s.last, ts, windowMs);
+}
 
 /**
- * The values a stored GPU window has per metric. Only power keeps its full
- * Stat in storage; the other metrics are stored as one value per window
- * (utilization, memory and clock as means, temperature as the window's max),
- * so their min, max and last are over those values.
+ * Minute rows keyed by member and minute: the open minutes of the store,
+ * and the partial rows of late windows. The hot path of every write, so it
+ * folds straight from the readings without intermediate objects.
  */
-export function windowValues(g: GpuReading): Partial<Record<SeriesMetric, Values>> {
-  const one = (v: number | undefined): Values | undefined => (v === undefined ? undefined : { mean: v, min: v, max: v, last: v });
-  const out: Partial<Record<SeriesMetric, Values>> = {};
-  const set = (m: SeriesMetric, v: Values | undefined) => v && (out[m] = v);
-  set('power_w', g.power_w && statValues(g.power_w));
-  set('util_pct', one(g.util_pct?.mean));
-  set('mem_used_mib', one(g.mem_used_mib?.mean));
-  set('temp_c', one(g.temp_c?.max));
-  set('sm_clock_mhz', one(g.sm_clock_mhz?.mean));
-  return out;
-}
-
-export function statValues(s: Stat): Values {
-  return { mean: s.mean, min: s.min, max: s.max, last: s.last };
-}
-
-export class RollupBatch {
+export class MinuteRows {
   private readonly rows = new Map<string, MinuteRow>();
 
-  /** Folds one window of one GPU (gpu set) or one host total (gpu undefined). */
-  add(site: string, host: string, gpu: string | undefined, ts: number, windowMs: number, values: Partial<Record<SeriesMetric, Values>>, energyJ?: number): void {
-    const minute = Math.floor(ts / ROLLUP_MS) * ROLLUP_MS;
-    const key = `${site}\u0000${host}\u0000${gpu ?? ''}\u0000${gpu === undefined ? 'h' : 'g'}\u0000${minute}`;
+  private row(site: string, host: string, gpu: string | undefined, ts: number): MinuteRow {
+    const minute = ts - (ts % ROLLUP_MS);
+    const key = rowKey({ site, host, gpu, minute });
     let row = this.rows.get(key);
-    if (!row) this.rows.set(key, (row = { site, host, ...(gpu !== undefined && { gpu }), minute, covered_ms: 0, windows: 0, metrics: {} }));
+    if (!row) {
+      row = { site, host, minute, covered_ms: 0, windows: 0, metrics: {} };
+      if (gpu !== undefined) row.gpu = gpu;
+      this.rows.set(key, row);
+    }
+    return row;
+  }
+
+  /** One GPU's reading in one window, with its energy (server/core/window-energy.ts). */
+  addGpu(site: string, host: string, g: GpuReading, ts: number, windowMs: number, energyJ: number | undefined): void {
+    const row = this.row(site, host, g.id, ts);
     row.covered_ms += windowMs;
     row.windows += 1;
     if (energyJ !== undefined) row.energy_j = (row.energy_j ?? 0) + energyJ;
-    for (const m of SERIES_METRICS) {
-      const v = values[m];
-      if (v) row.metrics[m] = fold(row.metrics[m], v, ts, windowMs);
+    foldStat(row, 'power_w', g.power_w, ts, windowMs);
+    foldOne(row, 'util_pct', g.util_pct?.mean, ts, windowMs);
+    foldOne(row, 'mem_used_mib', g.mem_used_mib?.mean, ts, windowMs);
+    foldOne(row, 'temp_c', g.temp_c?.max, ts, windowMs);
+    foldOne(row, 'sm_clock_mhz', g.sm_clock_mhz?.mean, ts, windowMs);
+  }
+
+  /** A host's total power in one window, measured per sample at the edge. */
+  addHost(site: string, host: string, power: Stat, ts: number, windowMs: number): void {
+    const row = this.row(site, host, undefined, ts);
+    row.covered_ms += windowMs;
+    row.windows += 1;
+    foldStat(row, 'power_w', power, ts, windowMs);
+  }
+
+  /** Merges rows read back from storage (open minutes rebuilt at start). */
+  merge(rows: readonly MinuteRow[]): void {
+    for (const r of rows) {
+      const k = rowKey(r);
+      const have = this.rows.get(k);
+      if (have) mergeRows(have, r);
+      else this.rows.set(k, r);
     }
   }
 
-  gpuRows(): MinuteRow[] {
-    return [...this.rows.values()].filter((r) => r.gpu !== undefined);
+  /** Removes and returns the minutes that start before `minute` (all of them when omitted). */
+  take(before = Number.MAX_SAFE_INTEGER): MinuteRow[] {
+    const out: MinuteRow[] = [];
+    for (const [k, r] of this.rows) {
+      if (r.minute < before) {
+        out.push(r);
+        this.rows.delete(k);
+      }
+    }
+    return out;
   }
 
-  hostRows(): MinuteRow[] {
-    return [...this.rows.values()].filter((r) => r.gpu === undefined);
+  clear(): void {
+    this.rows.clear();
+  }
+
+  get size(): number {
+    return this.rows.size;
   }
 }
 
-function fold(f: MetricFold | undefined, v: Values, ts: number, windowMs: number): MetricFold {
-  if (!f) return { wsum: v.mean * windowMs, wms: windowMs, min: v.min, max: v.max, last: v.last, lastTs: ts };
-  f.wsum += v.mean * windowMs;
-  f.wms += windowMs;
-  f.min = Math.min(f.min, v.min);
-  f.max = Math.max(f.max, v.max);
-  if (ts >= f.lastTs) {
-    f.last = v.last;
-    f.lastTs = ts;
+export function rowKey(r: Pick<MinuteRow, 'site' | 'host' | 'gpu' | 'minute'>): string {
+  return `${r.site}\u0000${r.host}\u0000${r.gpu ?? ''}\u0000${r.gpu === undefined ? 'h' : 'g'}\u0000${r.minute}`;
+}
+
+/** Merges `b` into `a` (same member and minute). */
+export function mergeRows(a: MinuteRow, b: MinuteRow): MinuteRow {
+  a.covered_ms += b.covered_ms;
+  a.windows += b.windows;
+  if (b.energy_j !== undefined) a.energy_j = (a.energy_j ?? 0) + b.energy_j;
+  for (const m of SERIES_METRICS) {
+    const x = a.metrics[m];
+    const y = b.metrics[m];
+    if (!y) continue;
+    if (!x) {
+      a.metrics[m] = { ...y };
+      continue;
+    }
+    x.wsum += y.wsum;
+    x.wms += y.wms;
+    x.min = Math.min(x.min, y.min);
+    x.max = Math.max(x.max, y.max);
+    if (y.lastTs >= x.lastTs) {
+      x.last = y.last;
+      x.lastTs = y.lastTs;
+    }
   }
-  return f;
+  return a;
 }

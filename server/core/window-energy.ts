@@ -22,13 +22,18 @@
 export type EnergySource = 'counter' | 'integral' | 'mean' | 'covered';
 
 export interface EnergyWindow {
-  /** The GPU's identity, e.g. memberName(site, host, gpu). */
+  /** The GPU's identity: energyKey(site, host, gpu). */
   key: string;
   ts: number;
   window_ms: number;
-  energy_mj?: number;
-  window_energy_mj?: number;
-  power_mean_w?: number;
+  energy_mj?: number | undefined;
+  window_energy_mj?: number | undefined;
+  power_mean_w?: number | undefined;
+}
+
+/** Names cannot contain NUL (protocol: UTF-8 text), so the joined key is unambiguous, and cheap on the hot path. */
+export function energyKey(site: string, host: string, gpu: string): string {
+  return `${site}\u0000${host}\u0000${gpu}`;
 }
 
 export interface WindowEnergyResult {

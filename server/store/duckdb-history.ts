@@ -7,21 +7,8 @@
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { ROLLUP_MS } from '../core/rollup.js';
 import type { MemberBucket, SeriesMetric } from '../core/series.js';
-import { GPU_ROLLUP_TABLE, HOST_ROLLUP_TABLE } from './duckdb-schema.js';
+import { RAW_COLUMNS, rollupViewSql } from './duckdb-rollup-sql.js';
 import { type BucketRequest, type JobFilter, type JobRecord, type MemberSelector, memberName } from './store.js';
-
-/** The raw columns of a metric: power keeps its Stat; the others store one value per window. */
-const RAW_COLUMNS: Record<SeriesMetric, { mean: string; min: string; max: string; last: string }> = {
-  power_w: { mean: 'power_mean_w', min: 'power_min_w', max: 'power_max_w', last: 'power_last_w' },
-  util_pct: one('util_mean_pct'),
-  mem_used_mib: one('mem_used_mean_mib'),
-  temp_c: one('temp_max_c'),
-  sm_clock_mhz: one('sm_clock_mean_mhz'),
-};
-
-function one(c: string) {
-  return { mean: c, min: c, max: c, last: c };
-}
 
 /** A job's start or end event as stored. */
 export interface JobEventRow {
@@ -88,7 +75,8 @@ export class DuckDbHistory {
   async memberBuckets(req: BucketRequest, rawSince: number): Promise<MemberBucket[]> {
     const rollup = req.step % ROLLUP_MS === 0 || req.from < rawSince;
     const host = req.level === 'host';
-    const table = rollup ? (host ? HOST_ROLLUP_TABLE : GPU_ROLLUP_TABLE) : host ? 'host_windows' : 'gpu_windows';
+    // The rollup view: stored minutes below the watermark, raw windows above it (minutes still open in memory).
+    const table = rollup ? rollupViewSql(!host) : host ? 'host_windows' : 'gpu_windows';
     const ts = rollup ? 'minute_ms' : 'ts_ms';
     const metric: SeriesMetric = host ? 'power_w' : req.metric;
     const params: DuckDBValue[] = [req.step, req.from, req.to];

@@ -7,6 +7,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { SERIES_METRICS } from '../core/series.js';
 import { OperatorError } from '../operator-error.js';
+import { GPU_ROLLUP_TABLE, HOST_ROLLUP_TABLE } from './duckdb-rollup-sql.js';
 import { DELIVERY_DDL, GPU_WINDOWS_DDL, JOB_EVENTS_DDL, METER_WINDOWS_DDL } from './duckdb-tables.js';
 
 /** Per metric: window-weighted sum of means and its weight, min, max, and the last value with its time. */
@@ -29,8 +30,10 @@ CREATE TABLE IF NOT EXISTS host_windows (
   power_min_w DOUBLE, power_max_w DOUBLE, power_mean_w DOUBLE, power_last_w DOUBLE, received_ms BIGINT NOT NULL
 )`;
 
-export const GPU_ROLLUP_TABLE = 'gpu_rollup_1m';
-export const HOST_ROLLUP_TABLE = 'host_rollup_1m';
+/** v3 rebuilds a rollup table without its key: minutes are appended as rows that merge on reading. */
+function withoutKey(table: string): string[] {
+  return [`CREATE TABLE ${table}_v3 AS SELECT * FROM ${table}`, `DROP TABLE ${table}`, `ALTER TABLE ${table}_v3 RENAME TO ${table}`];
+}
 
 /** Index = version - 1. Never edit a released step: add one. */
 const MIGRATIONS: readonly (readonly string[])[] = [
@@ -43,6 +46,14 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     HOST_WINDOWS_DDL,
     rollupDdl(GPU_ROLLUP_TABLE, true),
     rollupDdl(HOST_ROLLUP_TABLE, false),
+  ],
+  // 3: rollups appended once per settled minute (and as partial rows for late windows) instead of updated in
+  // place, which halved the write rate; the watermark says which minutes are stored and which are still open.
+  [
+    ...withoutKey(GPU_ROLLUP_TABLE),
+    ...withoutKey(HOST_ROLLUP_TABLE),
+    'CREATE TABLE rollup_state (watermark_ms BIGINT NOT NULL)',
+    `INSERT INTO rollup_state SELECT coalesce(max(minute_ms) + 60000, 0) FROM ${GPU_ROLLUP_TABLE}`,
   ],
 ];
 

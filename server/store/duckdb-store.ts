@@ -15,14 +15,16 @@ import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { DeliveryRow } from '../core/delivery.js';
 import { OperatorError } from '../operator-error.js';
 import type { MemberBucket } from '../core/series.js';
-import { WindowEnergy } from '../core/window-energy.js';
+import { WindowEnergy, energyKey } from '../core/window-energy.js';
 import { appendBatch } from './duckdb-batch.js';
 import { type BackupManifest, backupInto } from './duckdb-backup.js';
 import { DuckDbHistory } from './duckdb-history.js';
-import { GPU_ROLLUP_TABLE, HOST_ROLLUP_TABLE, migrate } from './duckdb-schema.js';
+import { GPU_ROLLUP_TABLE, HOST_ROLLUP_TABLE, WATERMARK } from './duckdb-rollup-sql.js';
+import { RollupWriter } from './duckdb-rollups.js';
+import { migrate } from './duckdb-schema.js';
 import { STAGING_TABLES, upsertDelivery } from './duckdb-tables.js';
 import {
-  type BucketRequest, type CommitHooks, type HistoryReader, type JobFilter, type JobRecord, type MemberSelector, type StoreStats, type StoredItem, type WindowStore, itemSeq, memberName,
+  type BucketRequest, type CommitHooks, type HistoryReader, type JobFilter, type JobRecord, type MemberSelector, type StoreStats, type StoredItem, type WindowStore, itemSeq,
 } from './store.js';
 import { WriteBuffer } from './write-buffer.js';
 
@@ -42,6 +44,8 @@ export interface DuckDbStoreOptions {
   /** Raw windows are kept this many days (default 7), rollups this many (default 400). */
   rawDays?: number;
   rollupDays?: number;
+  /** DuckDB worker threads; default DuckDB's own (one per core). The benchmark pins 1 to measure per core. */
+  threads?: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -53,6 +57,7 @@ export class DuckDbStore implements WindowStore, HistoryReader {
   private conn: DuckDBConnection | undefined;
   private history: DuckDbHistory | undefined;
   private readonly energy = new WindowEnergy();
+  private readonly rollups = new RollupWriter();
   private pruner: NodeJS.Timeout | undefined;
   private readonly buffer: WriteBuffer;
   private timer: NodeJS.Timeout | undefined;
@@ -84,6 +89,7 @@ export class DuckDbStore implements WindowStore, HistoryReader {
         autoinstall_known_extensions: 'false',
         autoload_known_extensions: 'false',
         memory_limit: this.opts.memoryLimit,
+        ...(this.opts.threads !== undefined && { threads: String(this.opts.threads) }),
       });
     } catch (err) {
       throw new OperatorError(explainOpenError(this.path, (err as Error).message.split('\n')[0] ?? ''));
@@ -96,6 +102,8 @@ export class DuckDbStore implements WindowStore, HistoryReader {
       this.history = new DuckDbHistory(await this.instance.connect());
       if (first) {
         await this.seedEnergy(this.conn);
+        // Minutes that settled while the server was down are stored now; open ones come back into memory.
+        await this.inTransaction(this.conn, (c) => this.rollups.rebuild(c, this.opts.now()));
         await this.prune();
       }
     } catch (err) {
@@ -129,6 +137,17 @@ export class DuckDbStore implements WindowStore, HistoryReader {
     }
   }
 
+  private async inTransaction(conn: DuckDBConnection, work: (c: DuckDBConnection) => Promise<void>): Promise<void> {
+    await conn.run('BEGIN TRANSACTION');
+    try {
+      await work(conn);
+      await conn.run('COMMIT');
+    } catch (err) {
+      await conn.run('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  }
+
   /** The latest counter of each GPU, so a restart does not lose the next counter difference. */
   private async seedEnergy(conn: DuckDBConnection): Promise<void> {
     const since = this.opts.now() - ENERGY_SEED_MS;
@@ -137,37 +156,57 @@ export class DuckDbStore implements WindowStore, HistoryReader {
        FROM gpu_windows WHERE ts_ms >= ${since} GROUP BY site, host, gpu_id`,
     )).getRowObjectsJS();
     for (const r of rows) {
-      this.energy.seed(memberName(r.site as string, r.host as string, r.gpu_id as string), Number(r.end_ms), r.counter_mj === null ? undefined : Number(r.counter_mj));
+      this.energy.seed(energyKey(r.site as string, r.host as string, r.gpu_id as string), Number(r.end_ms), r.counter_mj === null ? undefined : Number(r.counter_mj));
     }
   }
 
   /** Deletes raw windows and rollups past their retention, whole UTC days at a time. */
+  /**
+   * Deletes raw windows and rollups past their retention, whole UTC days at a
+   * time. Minutes that have settled are stored first, and no raw window above
+   * the rollup watermark is deleted, so nothing leaves before its rollup exists.
+   */
   async prune(): Promise<void> {
-    const conn = this.conn;
-    if (!conn) return;
-    const today = Math.floor(this.opts.now() / DAY_MS) * DAY_MS;
-    const rawCut = today - (this.opts.rawDays ?? 7) * DAY_MS;
-    const rollupCut = today - (this.opts.rollupDays ?? 400) * DAY_MS;
-    try {
-      for (const table of ['gpu_windows', 'host_windows', 'meter_windows']) await conn.run(`DELETE FROM ${table} WHERE ts_ms < ${rawCut}`);
-      for (const table of [GPU_ROLLUP_TABLE, HOST_ROLLUP_TABLE]) await conn.run(`DELETE FROM ${table} WHERE minute_ms < ${rollupCut}`);
-    } catch (err) {
-      this.lastError = `retention: ${(err as Error).message.split('\n')[0]}`;
-    }
+    await this.exclusive(async () => {
+      const conn = this.conn;
+      if (!conn) return;
+      const now = this.opts.now();
+      const today = Math.floor(now / DAY_MS) * DAY_MS;
+      const rawCut = today - (this.opts.rawDays ?? 7) * DAY_MS;
+      const rollupCut = today - (this.opts.rollupDays ?? 400) * DAY_MS;
+      try {
+        await this.inTransaction(conn, async (c) => {
+          if (this.rollups.needsRebuild) await this.rollups.rebuild(c, now);
+          await this.rollups.write(c, now);
+        });
+        for (const table of ['gpu_windows', 'host_windows']) await conn.run(`DELETE FROM ${table} WHERE ts_ms < least(${rawCut}, ${WATERMARK})`);
+        await conn.run(`DELETE FROM meter_windows WHERE ts_ms < ${rawCut}`);
+        for (const table of [GPU_ROLLUP_TABLE, HOST_ROLLUP_TABLE]) await conn.run(`DELETE FROM ${table} WHERE minute_ms < ${rollupCut}`);
+      } catch (err) {
+        this.rollups.invalidate();
+        this.lastError = `retention: ${(err as Error).message.split('\n')[0]}`;
+      }
+    });
   }
 
-  /** A consistent copy while the server runs: writes what is buffered, then copies with flushes held back. */
-  async backup(dir: string): Promise<BackupManifest> {
-    await this.flush();
+  /** Runs `work` with no flush, prune or backup running beside it on the write connection. */
+  private async exclusive<T>(work: () => Promise<T>): Promise<T> {
     while (this.flushing) await this.flushing;
-    const conn = this.conn;
-    if (!conn) throw new OperatorError('the store is not open, so there is nothing consistent to back up');
-    const run = backupInto(conn, this.path, dir, this.opts.now());
+    const run = work();
     this.flushing = run.then(
       () => undefined,
       () => undefined,
     ).finally(() => (this.flushing = undefined));
     return run;
+  }
+
+  /** A consistent copy while the server runs: writes what is buffered, then copies with flushes held back. */
+  async backup(dir: string): Promise<BackupManifest> {
+    await this.flush();
+    return this.exclusive(() => {
+      if (!this.conn) throw new OperatorError('the store is not open, so there is nothing consistent to back up');
+      return backupInto(this.conn, this.path, dir, this.opts.now());
+    });
   }
 
   memberBuckets(req: BucketRequest): Promise<MemberBucket[]> {
@@ -205,11 +244,10 @@ export class DuckDbStore implements WindowStore, HistoryReader {
   async flush(): Promise<void> {
     while (this.flushing) await this.flushing;
     if (this.buffer.pendingRows === 0) return;
-    this.flushing = (async () => {
+    await this.exclusive(async () => {
       if (this.needsReopen) await this.reopen();
       if (this.conn) await this.writeBatch(this.conn);
-    })().finally(() => (this.flushing = undefined));
-    await this.flushing;
+    });
   }
 
   private async writeBatch(conn: DuckDBConnection): Promise<void> {
@@ -218,7 +256,10 @@ export class DuckDbStore implements WindowStore, HistoryReader {
     try {
       const delivery = this.opts.hooks.rowsForCommit(settled, this.opts.now());
       await conn.run('BEGIN TRANSACTION');
-      const rows = await appendBatch(conn, batch, this.energy, this.opts.gpuWindows !== false);
+      const rollups = this.opts.gpuWindows === false ? undefined : this.rollups;
+      if (rollups?.needsRebuild) await rollups.rebuild(conn, this.opts.now());
+      const rows = await appendBatch(conn, batch, this.energy, rollups);
+      await rollups?.write(conn, this.opts.now());
       if (delivery.length > 0) await upsertDelivery(conn, delivery);
       await conn.run('COMMIT');
       this.energy.commit();
@@ -229,6 +270,7 @@ export class DuckDbStore implements WindowStore, HistoryReader {
     } catch (err) {
       await conn.run('ROLLBACK').catch(() => undefined);
       this.energy.rollback();
+      this.rollups.invalidate();
       this.lastError = (err as Error).message.split('\n')[0] ?? 'unknown error';
       this.needsReopen = /IO Error|No space|invalidated|FATAL/i.test(this.lastError);
       this.buffer.restore(batch);

@@ -48,12 +48,8 @@ CREATE TABLE IF NOT EXISTS meter_windows (
   voltage_mean_v DOUBLE, current_mean_a DOUBLE, pf_mean DOUBLE, received_ms BIGINT NOT NULL
 )`;
 
-/** Per connection (TEMP): where a batch's delivery rows and partial minutes wait for their merge. */
-export const STAGING_TABLES = [
-  STAGING_DDL,
-  'CREATE TEMP TABLE gpu_rollup_staging AS SELECT * FROM gpu_rollup_1m LIMIT 0',
-  'CREATE TEMP TABLE host_rollup_staging AS SELECT * FROM host_rollup_1m LIMIT 0',
-];
+/** Per connection (TEMP): where a batch's delivery rows wait for their merge. */
+export const STAGING_TABLES = [STAGING_DDL];
 
 /** Windows and their delivery state commit together: stage the rows, then replace by key. */
 export async function upsertDelivery(conn: DuckDBConnection, rows: readonly DeliveryRow[]): Promise<void> {
@@ -132,7 +128,7 @@ export function appendHostWindow(a: DuckDBAppender, item: Extract<StoredItem, { 
   return 1;
 }
 
-/** One partial minute row, in the column order of duckdb-schema.ts's rollup tables. */
+/** One minute row (whole or partial), in the column order of duckdb-schema.ts's rollup tables. */
 export function appendMinuteRow(a: DuckDBAppender, r: MinuteRow): void {
   a.appendVarchar(r.site);
   a.appendVarchar(r.host);
@@ -155,26 +151,6 @@ export function appendMinuteRow(a: DuckDBAppender, r: MinuteRow): void {
     a.appendBigInt(BigInt(f.lastTs));
   }
   a.endRow();
-}
-
-/** Merges staged partial minutes into the stored ones: sums add, min and max widen, the later last wins. */
-export function rollupUpsertSql(table: string, staging: string, gpu: boolean): string {
-  const t = table;
-  const sum = (c: string) => `${c} = coalesce(${t}.${c}, 0) + coalesce(excluded.${c}, 0)`;
-  const sets = [
-    `covered_ms = ${t}.covered_ms + excluded.covered_ms`,
-    `windows = ${t}.windows + excluded.windows`,
-    `energy_j = CASE WHEN excluded.energy_j IS NULL THEN ${t}.energy_j ELSE coalesce(${t}.energy_j, 0) + excluded.energy_j END`,
-    ...SERIES_METRICS.flatMap((m) => [
-      sum(`${m}_wsum`),
-      sum(`${m}_wms`),
-      `${m}_min = least(${t}.${m}_min, excluded.${m}_min)`,
-      `${m}_max = greatest(${t}.${m}_max, excluded.${m}_max)`,
-      `${m}_last = CASE WHEN excluded.${m}_last_ts IS NOT NULL AND (${t}.${m}_last_ts IS NULL OR excluded.${m}_last_ts >= ${t}.${m}_last_ts) THEN excluded.${m}_last ELSE ${t}.${m}_last END`,
-      `${m}_last_ts = greatest(${t}.${m}_last_ts, excluded.${m}_last_ts)`,
-    ]),
-  ];
-  return `INSERT INTO ${t} SELECT * FROM ${staging} ON CONFLICT (site, host,${gpu ? ' gpu_id,' : ''} minute_ms) DO UPDATE SET ${sets.join(', ')}`;
 }
 
 export function appendJobEvent(a: DuckDBAppender, item: Extract<StoredItem, { kind: 'job' }>): number {

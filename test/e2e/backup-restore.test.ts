@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { SCHEMA_VERSION } from '../../server/store/duckdb-schema.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type KilowatchProcess, eventually, getJson, runKilowatch, startKilowatch, tempDir } from '../helpers/kilowatch-process.js';
 
@@ -31,7 +32,7 @@ describe('backup and restore', () => {
     expect(made.output).toMatch(/kilowatch: backup written to .*monday: \d+ bytes, .*gpu_windows \d+/);
     expect(made.code).toBe(0);
     const manifest = JSON.parse(readFileSync(join(backup, 'kilowatch-backup.json'), 'utf8'));
-    expect(manifest).toMatchObject({ kilowatch_backup: 1, schema_version: 2 });
+    expect(manifest).toMatchObject({ kilowatch_backup: 1, schema_version: SCHEMA_VERSION });
     expect(manifest.tables.gpu_windows).toBeGreaterThanOrEqual(20);
     expect(await count(join(backup, 'kilowatch.duckdb'), 'gpu_windows')).toBe(manifest.tables.gpu_windows);
 
@@ -46,7 +47,7 @@ describe('backup and restore', () => {
     expect(existsSync(join(data, 'kilowatch.sock'))).toBe(false); // the socket goes with the server
     const restored = await runKilowatch(['restore', backup, '--data-dir', data]);
     expect(restored.code).toBe(0);
-    expect(restored.output).toMatch(/restored the backup of .* \(schema 2\) into .*; the previous file is kept as .*kilowatch\.duckdb\.before-restore-\d+/);
+    expect(restored.output).toMatch(new RegExp(`restored the backup of .* \\(schema ${SCHEMA_VERSION}\\) into .*; the previous file is kept as .*kilowatch\\.duckdb\\.before-restore-\\d+`));
     expect(await count(join(data, 'kilowatch.duckdb'), 'gpu_windows')).toBe(manifest.tables.gpu_windows);
     expect(readdirSync(data).filter((f) => f.includes('before-restore'))).not.toHaveLength(0);
 

@@ -56,6 +56,27 @@ describe('DuckDB history', () => {
     await s.stop();
   });
 
+  it('answers for minutes still open from raw windows, stores them once settled, and keeps them across a restart', async () => {
+    let now = T0 + 30_000;
+    const dir = tempDir('duck-open');
+    const s = store(() => now, dir);
+    await s.start();
+    s.enqueue({ kind: 'gpu', key, window: at(T0, 0, 100), receivedAt: T0 });
+    s.enqueue({ kind: 'gpu', key, window: at(T0 + 1000, 1, 300), receivedAt: T0 });
+    await s.flush();
+    const q = { target: { kind: 'gpu' as const, site: 'dc', host: 'n1', gpu: 'G' }, metric: 'power_w' as const, agg: 'mean' as const, from: T0, to: T0 + 60_000, step: 60_000 };
+    expect((await querySeries(s, q, now)).values).toEqual([200]); // the minute is open: read from raw windows
+    await s.stop();
+    expect(await sql(s.path, 'SELECT count(*) AS n FROM gpu_rollup_1m')).toEqual([{ n: 0n }]);
+
+    now = T0 + 10 * 60_000; // restarted after the minute settled: stored at start, from the raw windows
+    const again = store(() => now, dir);
+    await again.start();
+    expect((await querySeries(again, q, now)).values).toEqual([200]);
+    await again.stop();
+    expect(await sql(s.path, 'SELECT count(*) AS n, sum(power_w_wsum) / sum(power_w_wms) AS mean FROM gpu_rollup_1m')).toEqual([{ n: 1n, mean: 200 }]);
+  });
+
   it('drops raw windows after 7 days and rollups after 400, whole days at a time', async () => {
     let now = T0;
     const s = store(() => now);
