@@ -9,12 +9,15 @@
  *   subscriber on the same stream at QoS 1.
  * - peer: 1 GPU per message at a fixed rate, CPU per message of kilowatch
  *   next to Debian's prometheus-mqtt-exporter on the same stream.
+ * - storage (store-duckdb.ts): DuckDB appends next to a bare appender, bytes
+ *   per sample, and rollup query latency on 30 days of 64 GPUs.
  */
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Consumer, bareSubscriber, kilowatchServer, prometheusMqttExporter } from './consumers.js';
 import { footprint } from './footprint.js';
+import { duckdbAppend, rollupQueries } from './store-duckdb.js';
 import { startMosquitto } from './mosquitto.js';
 import { machine, median } from './proc.js';
 import { type StepResult, step } from './step.js';
@@ -93,6 +96,15 @@ async function main(): Promise<void> {
   console.log('footprint row: one collector, 8 GPUs at 10 Hz');
   const fp = await footprint(FOOTPRINT_SECONDS);
   for (const f of fp) console.log(`  ${f.source}: ${fmt(f.cpuPercentOfCore, 2)} % of one core, ${fmt(f.rssMb, 1)} MB RSS`);
+  console.log('storage rows: DuckDB append (1000 hosts x 8 GPUs x 60 s, one DuckDB thread), rollup queries');
+  const appends = [];
+  for (let i = 0; i < REPEATS; i++) appends.push(await duckdbAppend(1000, 60));
+  const kwAppend = median(appends.map((a) => a.kilowatchRowsPerSecond));
+  const bareAppend = median(appends.map((a) => a.bareRowsPerSecond));
+  const bytes = median(appends.map((a) => a.bytesPerSample));
+  console.log(`  kilowatch store ${fmt(kwAppend)} GPU rows/s, bare appender ${fmt(bareAppend)}, ${fmt(bytes, 1)} bytes per GPU row`);
+  const queries = await rollupQueries(30);
+  console.log(`  fleet day by hour p95 ${fmt(queries.fleetDayByHourP95Ms, 1)} ms, job curve p95 ${fmt(queries.jobCurveP95Ms, 1)} ms (${fmt(queries.rollupRows)} rollup rows)`);
 
   const rate = (r?: StepResult[]) => (r && r.length ? median(r.map((x) => x.receivedPerSecond * 8)) : 0);
   const cpuUs = (r: StepResult[] | undefined, per: number) => (r && r.length ? median(r.map((x) => (x.cpuSecondsPerMessage / per) * 1e6)) : NaN);
@@ -117,6 +129,9 @@ async function main(): Promise<void> {
     `| ingest | GPU rows stored per GPU-window received | ${fmt(stored, 3)} | | | 1.000 |`,
     `| peer (1 GPU/msg, ${fmt(PEER_RATE)} msg/s) | CPU per message, µs | ${fmt(kwPeerUs, 1)} | prometheus-mqtt-exporter: ${fmt(expUs, 1)} | ${fmt(expUs / kwPeerUs, 2)}× less | ≥ 2× less |`,
     ...fp.map((f) => `| collector footprint, 8 GPUs at 10 Hz, source ${f.source} | CPU, % of one core (over ${fmt(f.seconds)} s) / RSS | ${fmt(f.cpuPercentOfCore, 2)} % / ${fmt(f.rssMb, 1)} MB | | | ≤ 2 % / ≤ 80 MB |`),
+    `| DuckDB append (de-duplication, energy, host totals, rollups, delivery state; one DuckDB thread) | GPU rows (samples) per second | ${fmt(kwAppend)} | bare appender, same rows: ${fmt(bareAppend)} | ${fmt((100 * kwAppend) / bareAppend)} % | ≥ 1,000,000 |`,
+    `| DuckDB on disk | bytes per GPU row, all tables after a checkpoint | ${fmt(bytes, 1)} | | | reported |`,
+    `| rollup queries, 64 GPUs x 30 days (${fmt(queries.rollupRows)} minute rows) | p95 of ${queries.runs}: one day of fleet energy by hour / one job's power curve (6 h at 1 min) | ${fmt(queries.fleetDayByHourP95Ms, 1)} ms / ${fmt(queries.jobCurveP95Ms, 1)} ms | | | ≤ 200 ms each |`,
     '',
     'Steps tried (offered → received GPU-windows/s):',
     '',
@@ -126,10 +141,11 @@ async function main(): Promise<void> {
     }).join('; ')}`),
     '',
     'The peer keeps only the last value per host: no storage, no acknowledgements, no de-duplication.',
+    'A GPU row is one GPU\'s window (power min/max/mean/last, energy, utilization, memory, temperature, clock, limit): one sample of that GPU.',
     '',
   ];
   writeFileSync(join(ROOT, 'bench/RESULTS.md'), lines.join('\n'));
-  console.log('\n' + lines.slice(6, 12).join('\n'));
+  console.log('\n' + lines.slice(6, 15).join('\n'));
   console.log('\nwritten to bench/RESULTS.md');
 }
 
