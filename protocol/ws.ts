@@ -28,6 +28,8 @@ export interface FleetSummary {
   simulated: boolean;
   /** Start of the newest window seen, ms. */
   ts: number | null;
+  /** The store's state: degraded while windows cannot be written (they wait in the collectors' spools). */
+  store?: { degraded: boolean; reason: string | null };
 }
 
 /** Server to browser. */

@@ -87,7 +87,11 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
       await mqtt.stop();
     });
 
-    const hub = new LiveHub(live, { tickMs: 1000, maxBufferedBytes: 4 * 1024 * 1024, maxBehindMs: 30_000, settleMs: 2000, now });
+    const storeStatus = () => {
+      const st = store.stats(now());
+      return { degraded: st.degraded, reason: st.last_error };
+    };
+    const hub = new LiveHub(live, { tickMs: 1000, maxBufferedBytes: 4 * 1024 * 1024, maxBehindMs: 30_000, settleMs: 2000, now, storeStatus });
     hub.start();
     stops.push(() => hub.stop());
 

@@ -9,7 +9,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
-import { type ClientMessage, FLEET_COLUMNS, type ServerMessage } from '../../protocol/ws.js';
+import { type ClientMessage, FLEET_COLUMNS, type FleetSummary, type ServerMessage } from '../../protocol/ws.js';
 import type { LiveState } from '../core/live-state.js';
 
 export interface LiveHubOptions {
@@ -21,6 +21,8 @@ export interface LiveHubOptions {
   /** Buckets younger than this are still receiving windows (publish offsets) and are held back. */
   settleMs: number;
   now: () => number;
+  /** The store's state for the summary, so the UI shows an outage while it lasts. */
+  storeStatus?: () => { degraded: boolean; reason: string | null };
 }
 
 interface Client {
@@ -90,7 +92,7 @@ export class LiveHub {
 
   private sendFleet(client: Client): void {
     const now = this.opts.now();
-    const summary = this.live.summary(now);
+    const summary = this.summary(now);
     this.send(client, { type: 'data', view: 'fleet', replace: true, columns: this.live.history.columns(summary.hosts, now - this.opts.settleMs) });
     this.send(client, { type: 'summary', view: 'fleet', summary });
     client.needsReplace = false;
@@ -100,9 +102,14 @@ export class LiveHub {
     if (client.ws.readyState === WebSocket.OPEN) client.ws.send(JSON.stringify(msg));
   }
 
+  private summary(now: number): FleetSummary {
+    const summary = this.live.summary(now);
+    return this.opts.storeStatus ? { ...summary, store: this.opts.storeStatus() } : summary;
+  }
+
   tick(): void {
     const now = this.opts.now();
-    const summary = this.live.summary(now);
+    const summary = this.summary(now);
     const changed = this.live.history.takeChanged(summary.hosts, now - this.opts.settleMs);
     const delta = JSON.stringify({ type: 'data', view: 'fleet', replace: false, columns: changed } satisfies ServerMessage);
     const summaryFrame = JSON.stringify({ type: 'summary', view: 'fleet', summary } satisfies ServerMessage);

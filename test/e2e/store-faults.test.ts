@@ -10,9 +10,27 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import type { FleetSummary, ServerMessage } from '../../protocol/ws.js';
 import { BIN, ROOT, type KilowatchProcess, eventually, getJson, requireBuild, runKilowatch, startKilowatch, tempDir } from '../helpers/kilowatch-process.js';
 
 const procs: KilowatchProcess[] = [];
+
+/** The first fleet summary the live WebSocket sends. */
+function liveSummary(url: string): Promise<FleetSummary> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', view: 'fleet' })));
+    ws.on('message', (data) => {
+      const msg = JSON.parse(data.toString()) as ServerMessage;
+      if (msg.type === 'summary') {
+        ws.close();
+        resolve(msg.summary);
+      }
+    });
+    ws.on('error', reject);
+  });
+}
 let namespaced: ChildProcess | undefined;
 afterAll(async () => {
   for (const p of procs) await p.stop('SIGKILL');
@@ -68,6 +86,9 @@ describe('DuckDB faults', () => {
       return h.store.degraded && /No space left/.test(h.store.last_error) ? h : undefined;
     }, 20_000);
     expect(during.status).toBe('degraded');
+    // The live feed's summary carries the outage to the UI (the Overview shows it as an alert).
+    const summary = await liveSummary(url.replace('http', 'ws') + '/api/v1/live');
+    expect(summary.store).toEqual({ degraded: true, reason: expect.stringContaining('No space left') });
     const outageFrom = Date.now();
     await new Promise((r) => setTimeout(r, 3000));
 
