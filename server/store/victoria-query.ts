@@ -5,8 +5,7 @@
  * MetricsQL. Requests are POSTed as forms, so a long member list never
  * meets a URL length limit.
  */
-import type { WindowEnergy } from '../core/window-energy.js';
-import { memberName } from './store.js';
+import { type WindowEnergy, energyKey } from '../core/window-energy.js';
 import { GPU_MEASUREMENT, seriesName } from './victoria-lines.js';
 
 export type Labels = Record<string, string>;
@@ -87,7 +86,7 @@ const ENERGY_SEED_MS = 3_600_000;
  */
 export async function seedEnergy(url: string, now: number, energy: WindowEnergy, timeoutMs = 10_000): Promise<number> {
   const range = `[${ENERGY_SEED_MS / 1000}s]`;
-  const key = (l: Labels) => memberName(l.site ?? '', l.host ?? '', l.gpu ?? '');
+  const key = (l: Labels) => energyKey(l.site ?? '', l.host ?? '', l.gpu ?? '');
   const [ends, counterTs, counters] = await Promise.all([
     instantQuery(url, `tlast_over_time(${seriesName(GPU_MEASUREMENT, 'window_ms')}${range})`, now, timeoutMs),
     instantQuery(url, `tlast_over_time(${seriesName(GPU_MEASUREMENT, 'energy_mj')}${range})`, now, timeoutMs),

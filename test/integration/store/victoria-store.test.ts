@@ -54,18 +54,18 @@ async function ackedButMissing(url: string, site: string, acked: Iterable<string
 
 describe('VictoriaMetrics store: durability', () => {
   it('acknowledges a window only after the write succeeded and the flush delay passed, then through the inner DuckDB', async () => {
-    const { store, hooks } = await setup({ durableDelayMs: 3000 });
+    const { store, hooks } = await setup();
     const t0 = 1_764_010_000_000;
     const enqueuedAt = Date.now();
     for (let i = 0; i < 20; i++) store.enqueue({ kind: 'gpu', key: gpuKey('ack', 'h1'), window: gpuWindowAt(i, t0 + i * 1000, [gpuA(i), { ...gpuC(), id: 'b' }]), receivedAt: enqueuedAt });
     const flushed = store.flush();
-    await sleep(1500);
+    await sleep(2500);
     // Written (the client's success callback came) but not yet durable: held, not acknowledged.
     expect(store.stats(Date.now())).toMatchObject({ awaiting_durable_rows: 40, degraded: false });
     expect(hooks.acked.size).toBe(0);
     await flushed;
     expect(hooks.acked.size).toBe(20);
-    expect(Math.min(...hooks.acked.values()) - enqueuedAt).toBeGreaterThanOrEqual(3000);
+    expect(Math.min(...hooks.acked.values()) - enqueuedAt).toBeGreaterThanOrEqual(5000);
     expect(store.stats(Date.now())).toMatchObject({ pending_rows: 0, written_rows: 40, awaiting_durable_rows: 0, dropped_rows: 0 });
   });
 
@@ -74,6 +74,41 @@ describe('VictoriaMetrics store: durability', () => {
     open.push({ vm });
     const store = victoriaStore(vm.url, new RecordingHooks());
     await expect(store.start()).rejects.toThrow(/-search\.latencyOffset=0s[\s\S]*-dedup\.minScrapeInterval/);
+  });
+
+  it("a restarted store resumes each GPU's counter from VictoriaMetrics: the first window after a gap gets the gap's energy", async () => {
+    const { vm, store } = await setup();
+    const t0 = Math.floor(Date.now() / 1000) * 1000 - 60_000; // seeding looks back an hour from now, as DuckDB's does
+    for (let i = 0; i < 5; i++) store.enqueue({ kind: 'gpu', key: gpuKey('seed', 'h1'), window: gpuWindowAt(i, t0 + i * 1000, [gpuA(i)]), receivedAt: 0 });
+    await store.stop();
+    // The first store's seeding asked for these series before they existed; VictoriaMetrics 1.79 caches such a
+    // lookup and resets that cache every 10 s. (With the real 15 s flush delay, acknowledged series are always past it.)
+    await sleep(12_000);
+    const again = victoriaStore(vm.url, new RecordingHooks());
+    open.push({ store: again });
+    await again.start();
+    // Window 5 never arrived; window 6's counter difference covers both (105 J + 106 J), not 106 J from mean × time.
+    again.enqueue({ kind: 'gpu', key: gpuKey('seed', 'h1'), window: gpuWindowAt(6, t0 + 6000, [gpuA(6)]), receivedAt: 0 });
+    await again.flush();
+    const rows = await again.memberBuckets({ metric: 'power_w', from: t0 + 6000, to: t0 + 7000, step: 1000, level: 'gpu', select: [{ site: 'seed', host: 'h1', from: t0, to: t0 + 10_000 }] });
+    expect(rows.map((r) => r.energy_j)).toEqual([211]);
+  });
+
+  it('starts while VictoriaMetrics is down, degraded, and writes everything once it is up', async () => {
+    const vm = await startVictoriaMetrics({ windowMs: 1000 });
+    await vm.stop();
+    const hooks = new RecordingHooks();
+    const store = victoriaStore(vm.url, hooks);
+    open.push({ store, vm });
+    await store.start();
+    for (let i = 0; i < 5; i++) store.enqueue({ kind: 'gpu', key: gpuKey('late', 'h1'), window: gpuWindowAt(i, 1_764_060_000_000 + i * 1000, [gpuC()]), receivedAt: Date.now() });
+    await sleep(1000);
+    expect(store.stats(Date.now())).toMatchObject({ degraded: true, pending_rows: 5 });
+    expect(store.stats(Date.now()).last_error).toMatch(/does not answer|unreachable/);
+    await vm.start();
+    await store.flush();
+    expect(hooks.acked.size).toBe(5);
+    expect(store.stats(Date.now())).toMatchObject({ degraded: false, pending_rows: 0 });
   });
 
   it('bounds what it holds in memory and counts what it refused', async () => {
@@ -87,7 +122,7 @@ describe('VictoriaMetrics store: durability', () => {
 
 describe('VictoriaMetrics store: faults', () => {
   it(`an outage of ${OUTAGE_MS} ms while windows keep coming: degraded while it lasts, nothing lost, all in within 10 s of recovery`, async () => {
-    const { vm, store, hooks } = await setup({ durableDelayMs: 3000 });
+    const { vm, store, hooks } = await setup();
     const t0 = 1_764_030_000_000;
     const feed = feeder(store, 'outage', t0);
     await sleep(2000);
