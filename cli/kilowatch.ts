@@ -35,6 +35,9 @@ function usage(): string {
 
 const log = (line: string) => console.log(line);
 
+/** Above VictoriaMetrics' durability delay (15 s) plus a write and an ack interval. */
+const VICTORIA_ACK_TIMEOUT_MS = 20_000;
+
 /** --replay: print what the collector would publish for a captured reading, then exit (no broker). */
 function runReplay(c: CollectorConfig): number {
   let text: string;
@@ -102,7 +105,12 @@ async function main(argv: string[]): Promise<number> {
       log(`kilowatch ${VERSION}: server ready at ${server.httpUrl} (MQTT ${server.brokerUrl})`);
     }
     if (collectorCfg) {
-      const cfg = server && collectorCfg.brokerUrl === '' ? { ...collectorCfg, brokerUrl: server.brokerUrl } : collectorCfg;
+      let cfg = server && collectorCfg.brokerUrl === '' ? { ...collectorCfg, brokerUrl: server.brokerUrl } : collectorCfg;
+      // VictoriaMetrics acknowledges 15 s after a write (server/store/victoria-store.ts): a shorter ack timeout only resends.
+      if (server && serverConfig(layered.values).store === 'victoriametrics' && cfg.ackTimeoutMs < VICTORIA_ACK_TIMEOUT_MS) {
+        log(`kilowatch: --store victoriametrics acknowledges after about 15 s, so the local collector waits ${VICTORIA_ACK_TIMEOUT_MS / 1000} s for acks (not ${cfg.ackTimeoutMs / 1000} s) before it resends`);
+        cfg = { ...cfg, ackTimeoutMs: VICTORIA_ACK_TIMEOUT_MS };
+      }
       const { startCollector } = await import('../collector/main.js');
       collector = await startCollector(Object.freeze(cfg), deps);
     }

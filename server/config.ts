@@ -22,6 +22,8 @@ export interface ServerConfig {
   readonly rollupRetentionDays: number;
   /** IANA time zone in which "a day" is counted for efficiency reports. */
   readonly timeZone: string;
+  readonly store: 'duckdb' | 'victoriametrics';
+  readonly victoriaUrl: string;
 }
 
 export function serverConfig(v: Values): ServerConfig {
@@ -44,6 +46,8 @@ export function serverConfig(v: Values): ServerConfig {
     rawRetentionDays: v.get('server.raw_retention_days') as number,
     rollupRetentionDays: v.get('server.rollup_retention_days') as number,
     timeZone: v.get('server.time_zone') as string,
+    store: v.get('server.store') as ServerConfig['store'],
+    victoriaUrl: v.get('server.victoria_url') as string,
   });
 }
 
@@ -55,6 +59,7 @@ export function serverProblems(c: ServerConfig): string[] {
   } catch {
     problems.push(`server.time_zone "${c.timeZone}" is not an IANA time zone (e.g. UTC, Europe/Berlin, America/Chicago)`);
   }
+  if (c.store === 'victoriametrics' && !/^https?:\/\/\S+$/.test(c.victoriaUrl)) problems.push('server.store victoriametrics needs server.victoria_url (--victoria-url http://host:8428)');
   if (c.rollupRetentionDays < c.rawRetentionDays) problems.push(`server.rollup_retention_days (${c.rollupRetentionDays}) must be at least server.raw_retention_days (${c.rawRetentionDays})`);
   return problems;
 }

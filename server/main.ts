@@ -17,6 +17,8 @@ import { AckPublisher } from './mqtt/ack-publisher.js';
 import { IngestClient } from './mqtt/ingest-client.js';
 import { Pipeline } from './pipeline.js';
 import { DuckDbStore } from './store/duckdb-store.js';
+import type { HistoryReader, WindowStore } from './store/store.js';
+import { VictoriaStore } from './store/victoria-store.js';
 import { queryEfficiency, queryJobs } from './store/job-queries.js';
 import { MAX_BUCKETS, querySeries } from './store/series-query.js';
 import { LiveHub } from './ws/live-hub.js';
@@ -44,10 +46,14 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
 
   try {
     const ledger = new DeliveryLedger();
-    const store = new DuckDbStore({
-      dataDir: config.dataDir, flushMs: config.storeFlushMs, maxPendingRows: config.storeMaxPendingRows,
-      memoryLimit: config.duckdbMemoryLimit, now, hooks: ledger, rawDays: config.rawRetentionDays, rollupDays: config.rollupRetentionDays,
-    });
+    const common = {
+      dataDir: config.dataDir, maxPendingRows: config.storeMaxPendingRows, memoryLimit: config.duckdbMemoryLimit, now, hooks: ledger,
+      rawDays: config.rawRetentionDays, rollupDays: config.rollupRetentionDays,
+    };
+    const store: WindowStore & HistoryReader & { backup?: DuckDbStore['backup'] } = config.store === 'victoriametrics'
+      // VictoriaMetrics takes the GPU windows; its flush interval is at most 1 s (issue: a live tool).
+      ? new VictoriaStore({ ...common, url: config.victoriaUrl, flushMs: Math.min(config.storeFlushMs, 1000) })
+      : new DuckDbStore({ ...common, flushMs: config.storeFlushMs });
     await store.start();
     stops.push(() => store.stop());
     // Keep each boot's delivery state at least as long as the longest spool age (§3).
@@ -59,7 +65,12 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     stops.push(async () => clearInterval(pruner));
 
     // `kilowatch backup` asks the server itself: nobody else may open the DuckDB file while it runs.
-    const admin = new AdminSocket(adminSocketPath(config.dataDir), { backup: async (req) => ({ ...(await store.backup(String(req.dir))) }) }, log);
+    const admin = new AdminSocket(adminSocketPath(config.dataDir), {
+      backup: async (req) => {
+        if (!store.backup) throw new Error(`backups cover the DuckDB store; with --store ${config.store} back up VictoriaMetrics with its own snapshots`);
+        return { ...(await store.backup(String(req.dir))) };
+      },
+    }, log);
     await admin.start();
     stops.push(() => admin.stop());
 
@@ -73,7 +84,8 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
 
     const live = new LiveState(config.historyMinutes * 60);
     const rejects = new RejectLog();
-    const policy = { prefix: config.prefix, maxPayloadBytes: config.maxPayloadBytes, maxFutureMs: config.maxFutureMs };
+    // Older windows than the raw retention would be deleted at once (DuckDB) or dropped silently (VictoriaMetrics): refused instead.
+    const policy = { prefix: config.prefix, maxPayloadBytes: config.maxPayloadBytes, maxFutureMs: config.maxFutureMs, maxAgeMs: config.rawRetentionDays * 86_400_000 };
     const pipeline = new Pipeline(policy, live, rejects, store, ledger, now, log);
     const mqtt = new IngestClient({ url: brokerUrl, prefix: config.prefix, sites: config.sites, onMessage: (t, p) => pipeline.handle(t, p), log });
     await mqtt.start();

@@ -14,6 +14,8 @@ export interface IngestPolicy {
   maxPayloadBytes: number;
   /** Allowed clock skew: a window starting later than now + this is rejected. */
   maxFutureMs: number;
+  /** A window or job event older than this (the store's retention) is rejected as too_old rather than stored and dropped. */
+  maxAgeMs?: number;
 }
 
 interface From {
@@ -95,6 +97,10 @@ export function ingest(topic: string, payload: Uint8Array, policy: IngestPolicy,
   if (r.value.ts > now + policy.maxFutureMs) {
     const detail = `${spec.dated} ${Math.round((r.value.ts - now) / 1000)} s in the future (allowed skew ${policy.maxFutureMs} ms)`;
     return { ...reject('future', detail), header: readHeader(stream, json.value) } as Ingested;
+  }
+  if (policy.maxAgeMs !== undefined && r.value.ts < now - policy.maxAgeMs) {
+    const detail = `${spec.dated} ${Math.round((now - r.value.ts) / 86_400_000)} days ago, older than the ${Math.round(policy.maxAgeMs / 86_400_000)} days the store keeps`;
+    return { ...reject('too_old', detail), header: readHeader(stream, json.value) } as Ingested;
   }
   if (kind === 'gpu') return { kind, site, host, window: r.value as GpuWindow };
   if (kind === 'meter') return { kind, site, host, meter: id!, stream, window: r.value as MeterWindow };

@@ -122,7 +122,9 @@ export class VictoriaStore implements WindowStore, HistoryReader {
   constructor(private readonly opts: VictoriaStoreOptions) {
     this.delayMs = opts.durableDelayMs ?? DEFAULT_DURABLE_DELAY_MS;
     this.buffer = new WriteBuffer(opts.maxPendingRows);
-    this.writer = new VictoriaWriter({ url: opts.url, batchLines: opts.batchLines ?? 5000, timeoutMs: opts.requestTimeoutMs ?? 5000 });
+    this.writer = new VictoriaWriter({
+      url: opts.url, batchLines: opts.batchLines ?? 5000, timeoutMs: opts.requestTimeoutMs ?? 5000, minRetentionMs: (opts.rawDays ?? 7) * 86_400_000,
+    });
     this.history = new VictoriaHistory(opts.url, QUERY_TIMEOUT_MS);
     this.inner = new DuckDbStore({
       dataDir: opts.dataDir, flushMs: opts.flushMs, maxPendingRows: opts.maxPendingRows, memoryLimit: opts.memoryLimit,

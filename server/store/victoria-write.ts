@@ -24,6 +24,17 @@ export interface WriterOptions {
   batchLines: number;
   /** Socket timeout of one request. */
   timeoutMs: number;
+  /** The oldest window the server accepts: VictoriaMetrics must keep at least this long, or it drops samples with a 2xx. */
+  minRetentionMs?: number;
+}
+
+const RETENTION_UNITS: Record<string, number> = { h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000, y: 365 * 86_400_000 };
+
+/** VictoriaMetrics' -retentionPeriod: a bare number counts months (31 days, as VictoriaMetrics reckons them here), or a number with h, d, w, y. */
+export function retentionMs(flag: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)([hdwy]?)$/.exec(flag.trim());
+  if (!m) return undefined;
+  return Number(m[1]) * (m[2] ? RETENTION_UNITS[m[2]]! : 31 * 86_400_000);
 }
 
 export type WriteOutcome = { ok: true } | { ok: false; error: string };
@@ -166,6 +177,11 @@ export class VictoriaWriter {
     const latency = flag('search.latencyOffset');
     if (latency === undefined || !/^0+(ms|s|m)?$/.test(latency)) {
       problems.push(`-search.latencyOffset is ${latency ?? '30s (the default)'}: queries would not see the last ${latency ?? '30s'}; run VictoriaMetrics with -search.latencyOffset=0s`);
+    }
+    const retention = retentionMs(flag('retentionPeriod') ?? '1');
+    if (this.opts.minRetentionMs !== undefined && retention !== undefined && retention < this.opts.minRetentionMs) {
+      const days = Math.ceil(this.opts.minRetentionMs / 86_400_000);
+      problems.push(`-retentionPeriod is ${flag('retentionPeriod') ?? '1 (month, the default)'}: shorter than the ${days} days of windows the server accepts, and VictoriaMetrics drops older samples while answering 2xx; run it with -retentionPeriod=${days}d or more`);
     }
     const dedup = flag('dedup.minScrapeInterval');
     if (dedup === undefined || /^0+(ms|s|m)?$/.test(dedup)) {

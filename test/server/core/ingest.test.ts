@@ -82,4 +82,12 @@ describe('ingest', () => {
     const future = ingest('kilowatch/v1/dc1/node-1/meter/x', bytes(JSON.stringify({ ...w, ts: NOW + 60_000 })), policy, NOW);
     expect(future).toMatchObject({ kind: 'reject', reason: 'future', detail: expect.stringContaining('meter window starts 60 s in the future') });
   });
+
+  it('refuses a window older than the store keeps as too_old, and settles it', () => {
+    const old = { v: 1, boot_id: 'b1', seq: 9, first_seq: 0, ts: NOW - 8 * 86_400_000 - 3000, window_ms: 1000, gpus: [] };
+    old.ts -= old.ts % 1000;
+    const m = ingest(TOPIC, bytes(JSON.stringify(old)), { ...policy, maxAgeMs: 7 * 86_400_000 }, NOW);
+    expect(m).toMatchObject({ kind: 'reject', reason: 'too_old', detail: 'window starts 8 days ago, older than the 7 days the store keeps', header: { stream: 'gpu', seq: 9 } });
+    expect(ingest(TOPIC, bytes(JSON.stringify(old)), policy, NOW)).toMatchObject({ kind: 'gpu' }); // no bound configured
+  });
 });
