@@ -62,6 +62,35 @@ export function slowFields(raw: SlowRaw): { fields: SlowFields; drops: DropReaso
   return { fields, drops };
 }
 
+/** What the conversion keeps per GPU from one reading to the next. */
+export interface GpuState {
+  /** The last slow fields and when they were read. */
+  slow?: { ts: number; fields: SlowFields };
+  /** The last energy counter value kept, to detect a reset. */
+  energyMj?: number;
+}
+
+/**
+ * Converts one reading of a probed GPU into its sample, updating state; the
+ * slow fields ride along on every sample while they are fresh (two slow
+ * periods). Pure apart from state.
+ */
+export function gpuSample(probe: GpuProbe, raw: RawReading, state: GpuState, slowIntervalMs: number): { sample: NvmlSample; drops: DropReason[] } {
+  const drops: DropReason[] = [];
+  if (raw.slow) {
+    const slow = slowFields(raw.slow);
+    drops.push(...slow.drops);
+    state.slow = { ts: raw.ts, fields: slow.fields };
+  }
+  const limitW = state.slow?.fields.power_limit_w ?? (probe.limitMw === undefined ? undefined : probe.limitMw / 1000);
+  const fast = fastSample(probe.uuid, raw, limitW, state.energyMj);
+  drops.push(...fast.drops);
+  const sample = fast.sample;
+  if (sample.energy_mj !== undefined) state.energyMj = sample.energy_mj;
+  if (state.slow && raw.ts - state.slow.ts <= 2 * slowIntervalMs) Object.assign(sample, state.slow.fields);
+  return { sample, drops };
+}
+
 /** The inventory entry of a probed GPU (pure). */
 export function gpuInfo(p: GpuProbe, driver: string | undefined): GpuInfo {
   const info: GpuInfo = { id: p.uuid, index: p.index, supports: { energy_counter: p.supports.energy, instant_power: p.supports.power_instant } };

@@ -1,12 +1,16 @@
 /**
  * The NVML source: one worker thread per GPU (nvml-worker.ts) polls through
- * koffi; this side keeps the latest reading per GPU and answers read() at once
- * from it, so one hung GPU never stalls the sampler or the others (§8, NVML).
+ * koffi into its own SharedArrayBuffer (nvml-shm.ts); read() decodes the
+ * newest record of each GPU at once, so one hung GPU never stalls the sampler
+ * or the others (§8, NVML).
  *
- * - A worker silent for workerTimeoutMs is abandoned (unref'd, terminate()
- *   requested but never awaited: it cannot pull a thread out of native code),
- *   counted as nvml_worker_timeouts and replaced after an exponential backoff.
- *   At most maxStuckPerGpu abandoned threads per GPU may be stuck at once.
+ * - A worker whose record has not changed for workerTimeoutMs is abandoned
+ *   (unref'd, terminate() requested but never awaited: it cannot pull a thread
+ *   out of native code), counted as nvml_worker_timeouts and replaced, with a
+ *   fresh record, after an exponential backoff. At most maxStuckPerGpu
+ *   abandoned threads per GPU may be stuck at once.
+ * - Each worker is a V8 isolate, most of the source's memory: nvml-spawn.ts
+ *   caps its heap near what it needs (it allocates nothing while polling).
  * - Node joins worker threads at exit (drained loop and process.exit alike), so
  *   while health().nvml_workers_stuck > 0 the process cannot exit normally: the
  *   composition root must then end it with a signal that has no JS handler.
@@ -16,19 +20,18 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { GpuInfo } from '../../protocol/payloads.js';
 import type { GpuSample } from '../window.js';
-import { isUnsupported } from './nvml-abi.js';
-import { fastSample, gpuInfo, type NvmlSample, type SlowFields, slowFields } from './nvml-readings.js';
-import type { GpuProbe, NvmlWorkerData, RawReading, WorkerMessage } from './nvml-worker.js';
+import { type GpuState, gpuInfo, gpuSample, type NvmlSample } from './nvml-readings.js';
+import { NvmlShm, type ShmView } from './nvml-shm.js';
+import { discoverGpus, newWorker, WORKER_URL } from './nvml-spawn.js';
+import type { GpuProbe, WorkerMessage } from './nvml-worker.js';
 import { HealthCounters } from './sample-checks.js';
 import type { GpuSource } from './source.js';
 
 export type { NvmlSample } from './nvml-readings.js';
 
-const WORKER_URL = new URL('./nvml-worker.js', import.meta.url);
-const newWorker = (workerData: NvmlWorkerData) => new Worker(WORKER_URL, { workerData });
 /** How long stop() waits for a worker to call nvmlShutdown and exit. */
 const STOP_GRACE_MS = 500;
 
@@ -53,16 +56,19 @@ export interface NvmlSourceOptions {
   now?: () => number;
 }
 
-interface Slot {
+interface Slot extends GpuState {
   index: number;
   worker?: Worker;
-  /** When the current worker last spoke (or was spawned). */
+  /** The current worker's record. */
+  shm?: NvmlShm;
+  /** When the current worker last published (or spoke, or was spawned), and the record's sequence then. */
   heardAt: number;
+  heardSeq: number;
   ready: boolean;
   probe?: GpuProbe;
+  /** The record last decoded, from the current worker (its counters are cumulative). */
+  seen?: ShmView;
   latest?: NvmlSample;
-  slow?: { ts: number; fields: SlowFields };
-  energyMj?: number;
   failures: number;
   stuck: number;
   givenUp: boolean;
@@ -99,10 +105,10 @@ export class NvmlSource implements GpuSource {
       throw new Error(`nvml: ${fileURLToPath(WORKER_URL)} is missing; the NVML source runs from the compiled dist/ (npm run build:server)`);
     }
     this.stopping = false;
-    const found = await this.discover();
+    const found = await discoverGpus(this.o.libraryPath, this.o.startTimeoutMs, () => this.counters.add('worker_timeouts'));
     if (found.count === 0) throw new Error(`nvml: ${this.o.libraryPath} reports no GPUs`);
     this.driver = found.driver;
-    this.slots = Array.from({ length: found.count }, (_, index) => ({ index, heardAt: 0, ready: false, failures: 0, stuck: 0, givenUp: false }));
+    this.slots = Array.from({ length: found.count }, (_, index) => ({ index, heardAt: 0, heardSeq: 0, ready: false, failures: 0, stuck: 0, givenUp: false }));
     const settled = this.slots.map((slot) => new Promise<void>((res) => (slot.settle = res)));
     for (const slot of this.slots) this.spawn(slot);
     this.watchdog = setInterval(() => this.checkWorkers(), Math.max(20, Math.min(250, this.o.workerTimeoutMs / 4)));
@@ -121,6 +127,7 @@ export class NvmlSource implements GpuSource {
   read(tMs: number): GpuSample[] {
     const out: NvmlSample[] = [];
     for (const slot of this.slots) {
+      this.pull(slot);
       const r = slot.latest;
       if (r && tMs - r.ts_ms <= this.o.stalenessMs) out.push(r);
     }
@@ -138,7 +145,7 @@ export class NvmlSource implements GpuSource {
       if (!w) continue;
       // A worker silent for a few polls is presumably stuck: let it go now. A healthy one
       // calls nvmlShutdown and exits at once; one that does not within the grace is abandoned.
-      if (this.o.now() - slot.heardAt > Math.max(300, 3 * this.o.powerIntervalMs)) {
+      if (this.o.now() - this.heard(slot, this.o.now()) > Math.max(300, 3 * this.o.powerIntervalMs)) {
         this.abandon(slot, w, 'stop');
         continue;
       }
@@ -152,7 +159,7 @@ export class NvmlSource implements GpuSource {
             clearTimeout(grace);
             res();
           });
-          w.postMessage('stop');
+          slot.shm?.requestStop();
         }),
       );
     }
@@ -170,37 +177,17 @@ export class NvmlSource implements GpuSource {
     };
   }
 
-  /** nvmlInit_v2 + nvmlDeviceGetCount_v2 in a throwaway worker, so that even a hanging init cannot block start() forever. */
-  private discover(): Promise<{ count: number; driver?: string }> {
-    const w = newWorker({ mode: 'discover', libraryPath: this.o.libraryPath, index: -1, powerIntervalMs: 0, slowIntervalMs: 0 });
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        w.removeAllListeners();
-        w.on('error', () => {});
-        w.unref();
-        void w.terminate().catch(() => {});
-        this.counters.add('worker_timeouts');
-        reject(new Error(`nvml: nvmlInit_v2/nvmlDeviceGetCount_v2 did not answer within ${this.o.startTimeoutMs} ms`));
-      }, this.o.startTimeoutMs);
-      w.on('message', (msg: WorkerMessage) => {
-        if (msg.type === 'fatal') reject(new Error(`nvml: ${msg.error}`));
-        else if (msg.type === 'discovered') resolve(msg.driver === undefined ? { count: msg.count } : { count: msg.count, driver: msg.driver });
-        else return;
-        clearTimeout(timer);
-      });
-      w.on('error', (err) => {
-        clearTimeout(timer);
-        reject(new Error(`nvml: worker failed: ${err.message}`));
-      });
-    });
-  }
-
   private spawn(slot: Slot): void {
     if (this.stopping) return;
     slot.restart = undefined;
     slot.ready = false;
     slot.heardAt = this.o.now();
-    const w = newWorker({ mode: 'gpu', libraryPath: this.o.libraryPath, index: slot.index, powerIntervalMs: this.o.powerIntervalMs, slowIntervalMs: this.o.slowIntervalMs });
+    // A fresh record per worker: an abandoned one whose hung call returns can only write into its own.
+    const shm = new NvmlShm();
+    slot.shm = shm;
+    slot.seen = undefined;
+    slot.heardSeq = 0;
+    const w = newWorker({ mode: 'gpu', libraryPath: this.o.libraryPath, index: slot.index, powerIntervalMs: this.o.powerIntervalMs, slowIntervalMs: this.o.slowIntervalMs, shared: shm.buffer });
     slot.worker = w;
     w.on('message', (msg: WorkerMessage) => {
       if (slot.worker === w) this.onMessage(slot, msg);
@@ -223,8 +210,7 @@ export class NvmlSource implements GpuSource {
       slot.probe = msg.probe;
       slot.ready = true;
       slot.failures = 0;
-    } else if (msg.type === 'reading') {
-      this.onReading(slot, msg.reading);
+      this.pull(slot); // the worker published its first record before saying ready
       slot.settle?.(); // start() resolves once every GPU has a first reading (or failed)
     } else if (msg.type === 'fatal') {
       this.counters.add('worker_errors');
@@ -232,23 +218,31 @@ export class NvmlSource implements GpuSource {
     }
   }
 
-  private onReading(slot: Slot, raw: RawReading): void {
-    const probe = slot.probe;
-    if (!probe) return;
-    this.counters.add('readings');
-    for (const rc of Object.values(raw.errors ?? {})) this.counters.add(isUnsupported(rc) ? 'read_unsupported' : 'read_errors');
-    if (raw.slow) {
-      const slow = slowFields(raw.slow);
-      for (const d of slow.drops) this.counters.drop(d);
-      slot.slow = { ts: raw.ts, fields: slow.fields };
+  /** When the slot's current worker last published: the watchdog's and stop()'s measure of silence. */
+  private heard(slot: Slot, now: number): number {
+    const seq = slot.shm?.seq() ?? 0;
+    if (seq !== slot.heardSeq) {
+      slot.heardSeq = seq;
+      slot.heardAt = now;
     }
-    const limitW = slot.slow?.fields.power_limit_w ?? (probe.limitMw === undefined ? undefined : probe.limitMw / 1000);
-    const { sample, drops } = fastSample(probe.uuid, raw, limitW, slot.energyMj);
+    return slot.heardAt;
+  }
+
+  /** Decodes the slot's newest record, if there is one it has not seen, into slot.latest. */
+  private pull(slot: Slot): void {
+    const probe = slot.probe;
+    if (!probe || !slot.shm || !slot.worker || this.stopping) return;
+    const view = slot.shm.read(slot.seen);
+    if (!view) return;
+    const prev = slot.seen;
+    slot.seen = view;
+    // The worker's counts are cumulative, so polls between two reads are counted too.
+    this.counters.add('readings', view.polls - (prev?.polls ?? 0));
+    if (view.errors > (prev?.errors ?? 0)) this.counters.add('read_errors', view.errors - (prev?.errors ?? 0));
+    if (view.unsupported > (prev?.unsupported ?? 0)) this.counters.add('read_unsupported', view.unsupported - (prev?.unsupported ?? 0));
+    const { sample, drops } = gpuSample(probe, view.reading, slot, this.o.slowIntervalMs);
     for (const d of drops) this.counters.drop(d);
     if (sample.counter_reset) this.counters.add('counter_reset');
-    if (sample.energy_mj !== undefined) slot.energyMj = sample.energy_mj;
-    // Slow fields ride along on every sample while they are fresh (two slow periods).
-    if (slot.slow && raw.ts - slot.slow.ts <= 2 * this.o.slowIntervalMs) Object.assign(sample, slot.slow.fields);
     slot.latest = sample;
   }
 
@@ -258,7 +252,7 @@ export class NvmlSource implements GpuSource {
       const w = slot.worker;
       if (!w) continue;
       const limit = slot.ready ? this.o.workerTimeoutMs : this.o.startTimeoutMs;
-      if (now - slot.heardAt > limit) {
+      if (now - this.heard(slot, now) > limit) {
         this.counters.add('worker_timeouts');
         this.abandon(slot, w, 'timeout');
         this.fail(slot);
@@ -268,7 +262,10 @@ export class NvmlSource implements GpuSource {
 
   /** Lets go of a worker that may be stuck in native code: never awaited, never keeps the loop alive. */
   private abandon(slot: Slot, w: Worker, why: 'timeout' | 'stop'): void {
-    if (slot.worker === w) slot.worker = undefined;
+    if (slot.worker === w) {
+      slot.worker = undefined;
+      slot.shm?.requestStop(); // should its call ever return, the loop ends even before terminate() lands
+    }
     slot.ready = false;
     w.removeAllListeners('message');
     w.on('error', () => {});
