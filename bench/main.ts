@@ -9,8 +9,10 @@
  *   subscriber on the same stream at QoS 1.
  * - peer: 1 GPU per message at a fixed rate, CPU per message of kilowatch
  *   next to Debian's prometheus-mqtt-exporter on the same stream.
- * - storage (store-duckdb.ts): DuckDB appends next to a bare appender, bytes
- *   per sample, and rollup query latency on 30 days of 64 GPUs.
+ * - storage (store-duckdb.ts, store-victoria.ts): DuckDB appends next to a
+ *   bare appender, VictoriaMetrics writes through the influx client next to
+ *   a raw line-protocol POST, bytes per sample, and rollup query latency on
+ *   30 days of 64 GPUs.
  */
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -18,6 +20,7 @@ import { join, resolve } from 'node:path';
 import { type Consumer, bareSubscriber, kilowatchServer, prometheusMqttExporter } from './consumers.js';
 import { footprint } from './footprint.js';
 import { duckdbAppend, rollupQueries } from './store-duckdb.js';
+import { victoriaWrite } from './store-victoria.js';
 import { startMosquitto } from './mosquitto.js';
 import { machine, median } from './proc.js';
 import { type StepResult, step } from './step.js';
@@ -103,6 +106,12 @@ async function main(): Promise<void> {
   const bareAppend = median(appends.map((a) => a.bareRowsPerSecond));
   const bytes = median(appends.map((a) => a.bytesPerSample));
   console.log(`  kilowatch store ${fmt(kwAppend)} GPU rows/s, bare appender ${fmt(bareAppend)}, ${fmt(bytes, 1)} bytes per GPU row`);
+  const vmRuns = [];
+  for (let i = 0; i < REPEATS; i++) vmRuns.push(await victoriaWrite(1000, 20));
+  const vmClient = median(vmRuns.map((r) => r.clientPointsPerSecond));
+  const vmRaw = median(vmRuns.map((r) => r.rawPointsPerSecond));
+  const vmBytes = median(vmRuns.map((r) => r.bytesPerPoint));
+  console.log(`  VictoriaMetrics: influx client ${fmt(vmClient)} points/s, raw POST ${fmt(vmRaw)}, ${fmt(vmBytes, 2)} bytes per point`);
   const queries = await rollupQueries(30);
   console.log(`  fleet day by hour p95 ${fmt(queries.fleetDayByHourP95Ms, 1)} ms, job curve p95 ${fmt(queries.jobCurveP95Ms, 1)} ms (${fmt(queries.rollupRows)} rollup rows)`);
 
@@ -131,6 +140,8 @@ async function main(): Promise<void> {
     ...fp.map((f) => `| collector footprint, 8 GPUs at 10 Hz, source ${f.source} | CPU, % of one core (over ${fmt(f.seconds)} s) / RSS | ${fmt(f.cpuPercentOfCore, 2)} % / ${fmt(f.rssMb, 1)} MB | | | ≤ 2 % / ≤ 80 MB |`),
     `| DuckDB append (de-duplication, energy, host totals, rollups, delivery state; one DuckDB thread) | GPU rows (samples) per second | ${fmt(kwAppend)} | bare appender, same rows: ${fmt(bareAppend)} | ${fmt((100 * kwAppend) / bareAppend)} % | ≥ 1,000,000 |`,
     `| DuckDB on disk | bytes per GPU row, all tables after a checkpoint | ${fmt(bytes, 1)} | | | reported |`,
+    `| VictoriaMetrics write (1000 hosts x 8 GPUs x 20 s, 5,000-line requests) | points per second through the influx client's WriteApi | ${fmt(vmClient)} | raw line-protocol POST, same lines: ${fmt(vmRaw)} | ${fmt((100 * vmClient) / vmRaw)} % | ≥ 300,000 |`,
+    `| VictoriaMetrics on disk | bytes per point, after its flush | ${fmt(vmBytes, 2)} | | | reported |`,
     `| rollup queries, 64 GPUs x 30 days (${fmt(queries.rollupRows)} minute rows) | p95 of ${queries.runs}: one day of fleet energy by hour / one job's power curve (6 h at 1 min) | ${fmt(queries.fleetDayByHourP95Ms, 1)} ms / ${fmt(queries.jobCurveP95Ms, 1)} ms | | | ≤ 200 ms each |`,
     '',
     'Steps tried (offered → received GPU-windows/s):',
@@ -142,10 +153,11 @@ async function main(): Promise<void> {
     '',
     'The peer keeps only the last value per host: no storage, no acknowledgements, no de-duplication.',
     'A GPU row is one GPU\'s window (power min/max/mean/last, energy, utilization, memory, temperature, clock, limit): one sample of that GPU.',
+    'A VictoriaMetrics point is one field of one line: a GPU window is 11 of them.',
     '',
   ];
   writeFileSync(join(ROOT, 'bench/RESULTS.md'), lines.join('\n'));
-  console.log('\n' + lines.slice(6, 15).join('\n'));
+  console.log('\n' + lines.slice(6, 17).join('\n'));
   console.log('\nwritten to bench/RESULTS.md');
 }
 
