@@ -39,6 +39,8 @@ export function energyKey(site: string, host: string, gpu: string): string {
 export interface WindowEnergyResult {
   energy_j?: number;
   from?: EnergySource;
+  /** Where the energy begins when a counter difference also covers a gap before the window (its previous reading). */
+  since?: number;
 }
 
 interface Last {
@@ -85,7 +87,7 @@ export class WindowEnergy {
     if (w.energy_mj !== undefined && last?.counterMj !== undefined && last.counterEndTs !== undefined) {
       const deltaJ = (w.energy_mj - last.counterMj) / 1000;
       const possibleJ = (MAX_GPU_W * (end - last.counterEndTs)) / 1000;
-      if (deltaJ >= 0 && deltaJ <= possibleJ) out = { energy_j: deltaJ, from: 'counter' };
+      if (deltaJ >= 0 && deltaJ <= possibleJ) out = last.counterEndTs < w.ts ? { energy_j: deltaJ, from: 'counter', since: last.counterEndTs } : { energy_j: deltaJ, from: 'counter' };
     }
     out ??= fallback(w);
     this.pending.set(w.key, w.energy_mj !== undefined ? { endTs: end, counterMj: w.energy_mj, counterEndTs: end } : { ...last, endTs: end });

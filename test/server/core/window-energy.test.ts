@@ -9,7 +9,7 @@ describe('WindowEnergy', () => {
     const e = new WindowEnergy();
     expect(e.of(w(0, { energy_mj: 1_000_000 }))).toEqual({ energy_j: 300, from: 'mean' }); // no previous counter yet
     expect(e.of(w(1000, { energy_mj: 1_310_000 }))).toEqual({ energy_j: 310, from: 'counter' });
-    expect(e.of(w(5000, { energy_mj: 2_510_000 }))).toEqual({ energy_j: 1200, from: 'counter' }); // 4 s gap: 300 W each second
+    expect(e.of(w(5000, { energy_mj: 2_510_000 }))).toEqual({ energy_j: 1200, from: 'counter', since: 2000 }); // a 3 s gap: 300 W each of 4 s, from the previous reading
     e.commit();
   });
 

@@ -1,0 +1,116 @@
+/**
+ * The energy ledger's pure core: which jobs hold which GPU when (from job
+ * start and end events, whatever their source), and the deltas each stored
+ * GPU window adds to jobs, idle and unattributed (attribution.ts). The store
+ * commits a batch's deltas in the same transaction as its windows, so the
+ * ledger is exactly-once with them, and a restart reloads the job spans.
+ *
+ * A job's energy by method: `counter_j` from counter differences, and
+ * `integral_j` from the edge integral or mean power; a job with both is
+ * `mixed`. Multi-node jobs: spans are per (site, host, GPU), summed per job.
+ */
+import type { GpuWindow, JobEvent } from '../../protocol/payloads.js';
+import { type JobSpan, type SplitOptions, splitWindow } from './attribution.js';
+import { type WindowEnergyResult, energyKey } from './window-energy.js';
+
+export type LedgerCategory = 'job' | 'idle' | 'unattributed';
+
+/** One batch's change to one (category, job, GPU). */
+export interface LedgerDelta {
+  category: LedgerCategory;
+  /** Empty for idle and unattributed. */
+  job: string;
+  site: string;
+  host: string;
+  gpu: string;
+  energy_j: number;
+  allocated_idle_j: number;
+  gpu_ms: number;
+  allocated_idle_ms: number;
+  /** The part of energy_j that came from counter differences; the rest from integrals. */
+  counter_j: number;
+}
+
+export type EnergyMethod = 'counter' | 'integral' | 'mixed';
+
+export function methodOf(energyJ: number, counterJ: number): EnergyMethod {
+  if (counterJ >= energyJ * (1 - 1e-9)) return 'counter';
+  return counterJ <= 0 ? 'integral' : 'mixed';
+}
+
+export class EnergyLedger {
+  /** energyKey(site, host, gpu) -> the spans of jobs on that GPU. */
+  private readonly spans = new Map<string, JobSpan[]>();
+
+  constructor(private readonly opts: SplitOptions) {}
+
+  /** A start opens a span on each of its GPUs (once, however many sources report it); an end closes them. */
+  jobEvent(site: string, host: string, e: Pick<JobEvent, 'job' | 'event' | 'ts' | 'gpus'>): void {
+    for (const gpu of e.gpus) {
+      const key = energyKey(site, host, gpu);
+      const list = this.spans.get(key) ?? [];
+      const open = list.find((s) => s.job === e.job && s.to === Infinity);
+      if (e.event === 'start') {
+        if (!open && !list.some((s) => s.job === e.job && s.from <= e.ts && e.ts < s.to)) list.push({ job: e.job, from: e.ts, to: Infinity });
+      } else if (open) {
+        open.to = Math.max(open.from, e.ts);
+      }
+      this.spans.set(key, list);
+    }
+  }
+
+  /** Forgets spans that ended before `before`: windows that old are refused as too old anyway. */
+  prune(before: number): void {
+    for (const [key, list] of this.spans) {
+      const kept = list.filter((s) => s.to >= before);
+      if (kept.length === 0) this.spans.delete(key);
+      else this.spans.set(key, kept);
+    }
+  }
+
+  /** The deltas of one stored GPU window; `energies[i]` is the energy of `w.gpus[i]`. */
+  window(site: string, host: string, w: GpuWindow, energies: readonly WindowEnergyResult[]): LedgerDelta[] {
+    const out: LedgerDelta[] = [];
+    w.gpus.forEach((g, i) => {
+      const e = energies[i];
+      if (e?.energy_j === undefined || e.energy_j === 0) return;
+      const counter = e.from === 'counter';
+      const split = splitWindow(
+        {
+          ts: w.ts, window_ms: w.window_ms, energy_j: e.energy_j, from: e.since ?? w.ts,
+          ...(g.util_pct && { util_pct: g.util_pct.mean }),
+          ...(g.processes && { processes: g.processes }),
+        },
+        this.spans.get(energyKey(site, host, g.id)) ?? [],
+        this.opts,
+      );
+      const add = (category: LedgerCategory, job: string, energy: number, idleJ = 0, ms = 0, idleMs = 0) => {
+        if (energy !== 0 || ms !== 0) {
+          out.push({ category, job, site, host, gpu: g.id, energy_j: energy, allocated_idle_j: idleJ, gpu_ms: ms, allocated_idle_ms: idleMs, counter_j: counter ? energy : 0 });
+        }
+      };
+      for (const [job, p] of split.jobs) add('job', job, p.energy_j, p.allocated_idle_j, p.gpu_ms, p.allocated_idle_ms);
+      add('idle', '', split.idle_j);
+      add('unattributed', '', split.unattributed_j);
+    });
+    return out;
+  }
+}
+
+/** Sums deltas by (category, job, GPU), so a batch stores one row per key. */
+export function foldDeltas(deltas: readonly LedgerDelta[]): LedgerDelta[] {
+  const byKey = new Map<string, LedgerDelta>();
+  for (const d of deltas) {
+    const k = `${d.category}\u0000${d.job}\u0000${energyKey(d.site, d.host, d.gpu)}`;
+    const have = byKey.get(k);
+    if (!have) byKey.set(k, { ...d });
+    else {
+      have.energy_j += d.energy_j;
+      have.allocated_idle_j += d.allocated_idle_j;
+      have.gpu_ms += d.gpu_ms;
+      have.allocated_idle_ms += d.allocated_idle_ms;
+      have.counter_j += d.counter_j;
+    }
+  }
+  return [...byKey.values()];
+}
