@@ -16,6 +16,7 @@ import { fleetView, healthView } from './http/views.js';
 import { AckPublisher } from './mqtt/ack-publisher.js';
 import { IngestClient } from './mqtt/ingest-client.js';
 import { Pipeline } from './pipeline.js';
+import { CommitWatch, JobsApi } from './rest-jobs.js';
 import { DuckDbStore } from './store/duckdb-store.js';
 import type { HistoryReader, WindowStore } from './store/store.js';
 import { VictoriaStore } from './store/victoria-store.js';
@@ -46,8 +47,10 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
 
   try {
     const ledger = new DeliveryLedger();
+    // REST job events wait for their commit before they answer (rest-jobs.ts); the ledger sees every commit as before.
+    const commits = new CommitWatch(ledger);
     const common = {
-      dataDir: config.dataDir, maxPendingRows: config.storeMaxPendingRows, memoryLimit: config.duckdbMemoryLimit, now, hooks: ledger,
+      dataDir: config.dataDir, maxPendingRows: config.storeMaxPendingRows, memoryLimit: config.duckdbMemoryLimit, now, hooks: commits,
       rawDays: config.rawRetentionDays, rollupDays: config.rollupRetentionDays,
     };
     const store: WindowStore & HistoryReader & { backup?: DuckDbStore['backup'] } = config.store === 'victoriametrics'
@@ -107,11 +110,16 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     hub.start();
     stops.push(() => hub.stop());
 
+    const jobsApi = new JobsApi({
+      store, live, commits, now, maxFutureMs: config.maxFutureMs, maxAgeMs: policy.maxAgeMs, sites: config.sites,
+    });
     const http = new HttpServer({
       host: config.host,
       port: config.port,
       webDir: deps.webDir,
       onUpgrade: (req, socket, head) => hub.handleUpgrade(req, socket, head),
+      // POST /api/v1/jobs, POST /api/v1/jobs/{id}/end, GET /api/v1/jobs/{id}.
+      methodRoutes: jobsApi.routes(),
       routes: {
         '/api/v1/fleet': () => fleetView(live, now()),
         '/api/v1/series': async (url) => {
@@ -132,7 +140,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
           const parsed = parseEfficiencyParams(url.searchParams, now());
           if (!parsed.ok) throw new HttpError(400, 'bad efficiency query', parsed.problems);
           const { filter, by } = parsed.value;
-          return { by, time_zone: config.timeZone, rows: await queryEfficiency(store, filter, by, config.timeZone, now()) };
+          return { by, time_zone: config.timeZone, ...(await queryEfficiency(store, filter, by, config.timeZone)) };
         },
         '/api/v1/health': () =>
           healthView({

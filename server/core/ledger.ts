@@ -15,9 +15,14 @@ import { type WindowEnergyResult, energyKey } from './window-energy.js';
 
 export type LedgerCategory = 'job' | 'idle' | 'unattributed';
 
-/** One batch's change to one (category, job, GPU). */
+/** Deltas are kept per quarter hour: every time zone's days and hours split on it. */
+export const LEDGER_BUCKET_MS = 15 * 60_000;
+
+/** One batch's change to one (category, job, GPU, quarter hour). */
 export interface LedgerDelta {
   category: LedgerCategory;
+  /** The quarter hour of the window's start. */
+  t: number;
   /** Empty for idle and unattributed. */
   job: string;
   site: string;
@@ -86,7 +91,7 @@ export class EnergyLedger {
       );
       const add = (category: LedgerCategory, job: string, energy: number, idleJ = 0, ms = 0, idleMs = 0) => {
         if (energy !== 0 || ms !== 0) {
-          out.push({ category, job, site, host, gpu: g.id, energy_j: energy, allocated_idle_j: idleJ, gpu_ms: ms, allocated_idle_ms: idleMs, counter_j: counter ? energy : 0 });
+          out.push({ category, t: w.ts - (w.ts % LEDGER_BUCKET_MS), job, site, host, gpu: g.id, energy_j: energy, allocated_idle_j: idleJ, gpu_ms: ms, allocated_idle_ms: idleMs, counter_j: counter ? energy : 0 });
         }
       };
       for (const [job, p] of split.jobs) add('job', job, p.energy_j, p.allocated_idle_j, p.gpu_ms, p.allocated_idle_ms);
@@ -97,11 +102,11 @@ export class EnergyLedger {
   }
 }
 
-/** Sums deltas by (category, job, GPU), so a batch stores one row per key. */
+/** Sums deltas by (category, job, GPU, quarter hour), so a batch stores one row per key. */
 export function foldDeltas(deltas: readonly LedgerDelta[]): LedgerDelta[] {
   const byKey = new Map<string, LedgerDelta>();
   for (const d of deltas) {
-    const k = `${d.category}\u0000${d.job}\u0000${energyKey(d.site, d.host, d.gpu)}`;
+    const k = `${d.category}\u0000${d.t}\u0000${d.job}\u0000${energyKey(d.site, d.host, d.gpu)}`;
     const have = byKey.get(k);
     if (!have) byKey.set(k, { ...d });
     else {

@@ -6,9 +6,10 @@
  * retried and must not read as late).
  */
 import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
+import { type EnergyLedger, type LedgerDelta, foldDeltas } from '../core/ledger.js';
 import { type WindowEnergy, type WindowEnergyResult, energyKey } from '../core/window-energy.js';
 import type { RollupWriter } from './duckdb-rollups.js';
-import { appendHostWindow, appendJobEvent, appendMeterWindow, appendWindow } from './duckdb-tables.js';
+import { appendHostWindow, appendJobEvent, appendLedgerDelta, appendMeterWindow, appendWindow } from './duckdb-tables.js';
 import type { StoredItem } from './store.js';
 
 type GpuItem = Extract<StoredItem, { kind: 'gpu' }>;
@@ -22,8 +23,14 @@ export function windowEnergies(item: GpuItem, energy: WindowEnergy): WindowEnerg
   );
 }
 
-/** Appends the batch and folds its GPU windows into the rollups; returns the rows written. GPU rows only when `gpuWindows`. */
-export async function appendBatch(conn: DuckDBConnection, batch: readonly StoredItem[], energy: WindowEnergy, rollups: RollupWriter | undefined): Promise<number> {
+/**
+ * Appends the batch, folds its GPU windows into the rollups and its energy
+ * into the ledger; returns the rows written. GPU rows and rollups only with
+ * `rollups` (this engine holds the GPU windows); the ledger always, since it
+ * lives here for every engine. Job events go to the ledger first, so a job
+ * that starts in this batch owns this batch's windows after its start.
+ */
+export async function appendBatch(conn: DuckDBConnection, batch: readonly StoredItem[], energy: WindowEnergy, rollups: RollupWriter | undefined, ledger: EnergyLedger): Promise<number> {
   const appenders = new Map<string, DuckDBAppender>();
   const appender = async (table: string) => {
     let a = appenders.get(table);
@@ -32,17 +39,27 @@ export async function appendBatch(conn: DuckDBConnection, batch: readonly Stored
   };
   let rows = 0;
   for (const item of batch) {
+    if (item.kind !== 'job') continue;
+    rows += appendJobEvent(await appender('job_events'), item);
+    ledger.jobEvent(item.key.site, item.key.host, item.event);
+  }
+  const deltas: LedgerDelta[] = [];
+  for (const item of batch) {
     if (item.kind === 'meter') rows += appendMeterWindow(await appender('meter_windows'), item);
-    else if (item.kind === 'job') rows += appendJobEvent(await appender('job_events'), item);
-    else if (rollups) {
-      const energies = windowEnergies(item, energy);
-      rows += appendWindow(await appender('gpu_windows'), item, energies);
-      appendHostWindow(await appender('host_windows'), item); // not counted: written_rows counts GPU, meter and job rows
-      const { site, host } = item.key;
-      const w = item.window;
-      for (let i = 0; i < w.gpus.length; i++) rollups.addGpu(site, host, w.gpus[i]!, w.ts, w.window_ms, energies[i]!.energy_j);
-      if (w.host_power_w) rollups.addHost(site, host, w.host_power_w, w.ts, w.window_ms);
-    }
+    if (item.kind !== 'gpu') continue;
+    const energies = windowEnergies(item, energy);
+    const { site, host } = item.key;
+    const w = item.window;
+    deltas.push(...ledger.window(site, host, w, energies));
+    if (!rollups) continue;
+    rows += appendWindow(await appender('gpu_windows'), item, energies);
+    appendHostWindow(await appender('host_windows'), item); // not counted: written_rows counts GPU, meter and job rows
+    for (let i = 0; i < w.gpus.length; i++) rollups.addGpu(site, host, w.gpus[i]!, w.ts, w.window_ms, energies[i]!.energy_j);
+    if (w.host_power_w) rollups.addHost(site, host, w.host_power_w, w.ts, w.window_ms);
+  }
+  if (deltas.length > 0) {
+    const a = await appender('energy_ledger');
+    for (const d of foldDeltas(deltas)) appendLedgerDelta(a, d);
   }
   for (const a of appenders.values()) a.closeSync(); // flushes the appended rows into the open transaction
   return rows;

@@ -8,7 +8,7 @@ import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { ROLLUP_MS } from '../core/rollup.js';
 import type { MemberBucket, SeriesMetric } from '../core/series.js';
 import { RAW_COLUMNS, rollupViewSql } from './duckdb-rollup-sql.js';
-import { type BucketRequest, type JobFilter, type JobRecord, type MemberSelector, memberName } from './store.js';
+import { type BucketRequest, type JobFilter, type JobRecord, type LedgerTotal, type MemberSelector, memberName } from './store.js';
 
 /** A job's start or end event as stored. */
 export interface JobEventRow {
@@ -131,6 +131,27 @@ export class DuckDbHistory {
       ...(r.partition_name !== null && { partition: r.partition_name as string }),
     }));
     return jobRecords(events, filter, now);
+  }
+
+  async ledger(q: { from: number; to: number; jobs?: readonly string[]; byTime: boolean }): Promise<LedgerTotal[]> {
+    const params: DuckDBValue[] = [q.from, q.to];
+    const jobs = q.jobs ? ` AND job IN (${q.jobs.map((j) => `$${params.push(j)}`).join(', ') || "''"})` : '';
+    const t = q.byTime ? 't_ms' : '$1';
+    const rows = (await this.conn.runAndReadAll(
+      `SELECT category, job, ${t} AS t, sum(energy_j) AS energy_j, sum(allocated_idle_j) AS allocated_idle_j, sum(gpu_ms) AS gpu_ms,
+         sum(allocated_idle_ms) AS allocated_idle_ms, sum(counter_j) AS counter_j
+       FROM energy_ledger WHERE t_ms >= $1 AND t_ms < $2${jobs} GROUP BY category, job${q.byTime ? ', t_ms' : ''}`, params)).getRowObjectsJS();
+    return rows.map((r) => ({
+      category: r.category as LedgerTotal['category'], job: r.job as string, t: Number(r.t),
+      energy_j: Number(r.energy_j), allocated_idle_j: Number(r.allocated_idle_j), gpu_ms: Number(r.gpu_ms),
+      allocated_idle_ms: Number(r.allocated_idle_ms), counter_j: Number(r.counter_j),
+    }));
+  }
+
+  /** Every job event in time order, for the ledger's spans at start. */
+  async jobEvents(): Promise<(JobEventRow & { job: string })[]> {
+    const rows = (await this.conn.runAndReadAll('SELECT site, host, job, ts_ms, event, gpus FROM job_events ORDER BY ts_ms')).getRowObjectsJS();
+    return rows.map((r) => ({ site: r.site as string, host: r.host as string, job: r.job as string, ts: Number(r.ts_ms), event: r.event as 'start' | 'end', gpus: JSON.parse(r.gpus as string) as string[] }));
   }
 
   close(): void {

@@ -55,6 +55,13 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     'CREATE TABLE rollup_state (watermark_ms BIGINT NOT NULL)',
     `INSERT INTO rollup_state SELECT coalesce(max(minute_ms) + 60000, 0) FROM ${GPU_ROLLUP_TABLE}`,
   ],
+  // 4: the energy ledger (server/core/ledger.ts): deltas per batch, committed with the windows they come from.
+  [
+    `CREATE TABLE energy_ledger (
+      t_ms BIGINT NOT NULL, category VARCHAR NOT NULL, job VARCHAR NOT NULL, site VARCHAR NOT NULL, host VARCHAR NOT NULL, gpu_id VARCHAR NOT NULL,
+      energy_j DOUBLE NOT NULL, allocated_idle_j DOUBLE NOT NULL, gpu_ms BIGINT NOT NULL, allocated_idle_ms BIGINT NOT NULL, counter_j DOUBLE NOT NULL
+    )`,
+  ],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -15,6 +15,7 @@ import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { DeliveryRow } from '../core/delivery.js';
 import { OperatorError } from '../operator-error.js';
 import type { MemberBucket } from '../core/series.js';
+import { EnergyLedger } from '../core/ledger.js';
 import { WindowEnergy, energyKey } from '../core/window-energy.js';
 import { appendBatch } from './duckdb-batch.js';
 import { type BackupManifest, backupInto } from './duckdb-backup.js';
@@ -24,7 +25,7 @@ import { RollupWriter } from './duckdb-rollups.js';
 import { migrate } from './duckdb-schema.js';
 import { STAGING_TABLES, upsertDelivery } from './duckdb-tables.js';
 import {
-  type BucketRequest, type CommitHooks, type HistoryReader, type JobFilter, type JobRecord, type MemberSelector, type StoreStats, type StoredItem, type WindowStore, itemSeq,
+  type BucketRequest, type CommitHooks, type HistoryReader, type JobFilter, type JobRecord, type LedgerTotal, type MemberSelector, type StoreStats, type StoredItem, type WindowStore, itemSeq,
 } from './store.js';
 import { WriteBuffer } from './write-buffer.js';
 
@@ -58,6 +59,8 @@ export class DuckDbStore implements WindowStore, HistoryReader {
   private history: DuckDbHistory | undefined;
   private readonly energy = new WindowEnergy();
   private readonly rollups = new RollupWriter();
+  /** Job spans for attribution; rebuilt from the stored job events at start. */
+  private readonly ledgerCore = new EnergyLedger({ idleUtilPct: 5 });
   private pruner: NodeJS.Timeout | undefined;
   private readonly buffer: WriteBuffer;
   private timer: NodeJS.Timeout | undefined;
@@ -102,6 +105,7 @@ export class DuckDbStore implements WindowStore, HistoryReader {
       this.history = new DuckDbHistory(await this.instance.connect());
       if (first) {
         await this.seedEnergy(this.conn);
+        for (const e of await this.history.jobEvents()) this.ledgerCore.jobEvent(e.site, e.host, e);
         // Minutes that settled while the server was down are stored now; open ones come back into memory.
         await this.inTransaction(this.conn, (c) => this.rollups.rebuild(c, this.opts.now()));
         await this.prune();
@@ -181,6 +185,7 @@ export class DuckDbStore implements WindowStore, HistoryReader {
         });
         for (const table of ['gpu_windows', 'host_windows']) await conn.run(`DELETE FROM ${table} WHERE ts_ms < least(${rawCut}, ${WATERMARK})`);
         await conn.run(`DELETE FROM meter_windows WHERE ts_ms < ${rawCut}`);
+        this.ledgerCore.prune(rawCut);
         for (const table of [GPU_ROLLUP_TABLE, HOST_ROLLUP_TABLE]) await conn.run(`DELETE FROM ${table} WHERE minute_ms < ${rollupCut}`);
       } catch (err) {
         this.rollups.invalidate();
@@ -217,6 +222,11 @@ export class DuckDbStore implements WindowStore, HistoryReader {
   jobs(filter: JobFilter): Promise<JobRecord[]> {
     if (!this.history) return Promise.reject(new Error('store not started'));
     return this.history.jobs(filter, this.opts.now());
+  }
+
+  ledger(q: { from: number; to: number; jobs?: readonly string[]; byTime: boolean }): Promise<LedgerTotal[]> {
+    if (!this.history) return Promise.reject(new Error('store not started'));
+    return this.history.ledger(q);
   }
 
   jobGpus(job: string, now: number): Promise<MemberSelector[]> {
@@ -258,7 +268,7 @@ export class DuckDbStore implements WindowStore, HistoryReader {
       await conn.run('BEGIN TRANSACTION');
       const rollups = this.opts.gpuWindows === false ? undefined : this.rollups;
       if (rollups?.needsRebuild) await rollups.rebuild(conn, this.opts.now());
-      const rows = await appendBatch(conn, batch, this.energy, rollups);
+      const rows = await appendBatch(conn, batch, this.energy, rollups, this.ledgerCore);
       await rollups?.write(conn, this.opts.now());
       if (delivery.length > 0) await upsertDelivery(conn, delivery);
       await conn.run('COMMIT');

@@ -6,6 +6,7 @@
 import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
 import type { Stat } from '../../protocol/payloads.js';
 import type { DeliveryRow } from '../core/delivery.js';
+import type { LedgerDelta } from '../core/ledger.js';
 import type { MinuteRow } from '../core/rollup.js';
 import { SERIES_METRICS } from '../core/series.js';
 import type { WindowEnergyResult } from '../core/window-energy.js';
@@ -203,4 +204,19 @@ export function appendMeterWindow(a: DuckDBAppender, item: Extract<StoredItem, {
   a.appendBigInt(BigInt(item.receivedAt));
   a.endRow();
   return 1;
+}
+
+export function appendLedgerDelta(a: DuckDBAppender, d: LedgerDelta): void {
+  a.appendBigInt(BigInt(d.t));
+  a.appendVarchar(d.category);
+  a.appendVarchar(d.job);
+  a.appendVarchar(d.site);
+  a.appendVarchar(d.host);
+  a.appendVarchar(d.gpu);
+  a.appendDouble(d.energy_j);
+  a.appendDouble(d.allocated_idle_j);
+  a.appendBigInt(BigInt(Math.round(d.gpu_ms)));
+  a.appendBigInt(BigInt(Math.round(d.allocated_idle_ms)));
+  a.appendDouble(d.counter_j);
+  a.endRow();
 }

@@ -100,6 +100,23 @@ export interface HistoryReader {
   jobGpus(job: string, now: number): Promise<MemberSelector[]>;
   /** Jobs that ran at some time in [from, to), newest start first, from their events. */
   jobs(filter: JobFilter): Promise<JobRecord[]>;
+  /**
+   * Ledger totals over quarter hours starting in [from, to): per job (category
+   * `job`) and for `idle` and `unattributed`, optionally for some jobs only,
+   * and per quarter hour when `byTime` (else `t` is `from`).
+   */
+  ledger(q: { from: number; to: number; jobs?: readonly string[]; byTime: boolean }): Promise<LedgerTotal[]>;
+}
+
+export interface LedgerTotal {
+  category: 'job' | 'idle' | 'unattributed';
+  job: string;
+  t: number;
+  energy_j: number;
+  allocated_idle_j: number;
+  gpu_ms: number;
+  allocated_idle_ms: number;
+  counter_j: number;
 }
 
 export interface JobFilter {

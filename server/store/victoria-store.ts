@@ -28,7 +28,7 @@ import type { MemberBucket } from '../core/series.js';
 import { WindowEnergy } from '../core/window-energy.js';
 import { windowEnergies } from './duckdb-batch.js';
 import { DuckDbStore } from './duckdb-store.js';
-import type { BucketRequest, CommitHooks, HistoryReader, JobFilter, JobRecord, MemberSelector, StoreStats, StoredItem, WindowStore } from './store.js';
+import type { BucketRequest, CommitHooks, HistoryReader, JobFilter, JobRecord, LedgerTotal, MemberSelector, StoreStats, StoredItem, WindowStore } from './store.js';
 import { itemRows } from './store.js';
 import { VictoriaHistory } from './victoria-history.js';
 import { windowLines } from './victoria-lines.js';
@@ -307,6 +307,11 @@ export class VictoriaStore implements WindowStore, HistoryReader {
 
   jobs(filter: JobFilter): Promise<JobRecord[]> {
     return this.inner.jobs(filter);
+  }
+
+  /** The ledger lives in the inner DuckDB, which sees every GPU window once it is durable here. */
+  ledger(q: { from: number; to: number; jobs?: readonly string[]; byTime: boolean }): Promise<LedgerTotal[]> {
+    return this.inner.ledger(q);
   }
 
   stats(now: number): StoreStats & { awaiting_durable_rows: number; durable_delay_ms: number; rewritten_batches: number } {

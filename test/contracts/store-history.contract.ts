@@ -115,28 +115,36 @@ export function historyContract(engine: () => EngineUnderTest): void {
     close('energy', sum(rolled.values), expected);
   });
 
-  it('lists jobs with their energy, paginated', async () => {
+  it('lists jobs with their energy from the ledger, with method and coverage, paginated', async () => {
     const filter = { from: T0, to: T0 + HOUR_S * 1000 };
     const page = await queryJobs(engine().store, filter, { offset: 0, limit: 10 }, T0 + 2 * HOUR_S * 1000);
     expect(page.total).toBe(1);
     expect(page.jobs).toHaveLength(1);
-    expect(page.jobs[0]).toMatchObject({ job: '77', user: 'ada', project: 'llm', hosts: [{ site: 'dc1', host: 'h1' }], gpus: 1, start: T0 + 1_200_000, end: T0 + 2_400_000, coverage: 1 });
+    expect(page.jobs[0]).toMatchObject({ job: '77', user: 'ada', project: 'llm', hosts: [{ site: 'dc1', host: 'h1' }], gpus: 1, start: T0 + 1_200_000, end: T0 + 2_400_000, coverage: 1, method: 'counter', allocated_idle_j: 0 });
     close('energy', page.jobs[0]!.energy_j, 120_000);
+    expect(page.jobs[0]!.gpu_hours).toBeCloseTo(1200 / 3600, 9);
     expect((await queryJobs(engine().store, { ...filter, user: 'grace' }, { offset: 0, limit: 10 }, T0)).total).toBe(0);
     expect((await queryJobs(engine().store, filter, { offset: 1, limit: 10 }, T0)).jobs).toEqual([]);
   });
 
+  it('conserves the hour: jobs + idle + unattributed = the GPUs\' energy', async () => {
+    const totals = await engine().store.ledger({ from: T0, to: T0 + HOUR_S * 1000, byTime: false });
+    const sum = totals.reduce((a, t) => a + t.energy_j, 0);
+    close('energy', sum, (100 + 200) * HOUR_S + (300 + 400) * (HOUR_S - 1));
+    close('energy', totals.find((t) => t.category === 'idle')!.energy_j, (100 + 200) * HOUR_S + (300 + 400) * (HOUR_S - 1) - 120_000);
+  });
+
   it('groups efficiency by project and by day in the site time zone', async () => {
     const filter = { from: T0, to: T0 + HOUR_S * 1000 };
-    const now = T0 + 2 * HOUR_S * 1000;
-    const byProject = await queryEfficiency(engine().store, filter, 'project', 'UTC', now);
-    expect(byProject).toHaveLength(1);
-    expect(byProject[0]).toMatchObject({ key: 'llm', jobs: 1, gpu_hours: 1200 / 3600 });
-    close('energy', byProject[0]!.energy_j, 120_000);
-    close('mean', byProject[0]!.w_per_gpu, 100);
+    const byProject = await queryEfficiency(engine().store, filter, 'project', 'UTC');
+    expect(byProject.rows).toHaveLength(1);
+    expect(byProject.rows[0]).toMatchObject({ key: 'llm', jobs: 1, method: 'counter' });
+    expect(byProject.rows[0]!.gpu_hours).toBeCloseTo(1200 / 3600, 9);
+    close('energy', byProject.rows[0]!.energy_j, 120_000);
+    close('mean', byProject.rows[0]!.w_per_gpu, 100);
     // 16:20 UTC is 01:20 the next morning in Tokyo.
-    const byDay = await queryEfficiency(engine().store, filter, 'day', 'Asia/Tokyo', now);
-    expect(byDay.map((r) => [r.key, r.jobs])).toEqual([['2025-11-25', 1]]);
+    const byDay = await queryEfficiency(engine().store, filter, 'day', 'Asia/Tokyo');
+    expect(byDay.rows.map((r) => [r.key, r.jobs])).toEqual([['2025-11-25', 1]]);
   });
 
   it('averages utilization across members instead of adding it', async () => {

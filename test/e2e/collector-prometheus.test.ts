@@ -16,7 +16,13 @@ const FIXTURE = join(DCGM, 'k8s-ai-conformance__kops__nvidia-l4__metrics-with-he
 const POD_LABELS = join(DCGM, 'aicr__8xH100-k8s-pod-labels__ip-10-0-171-111__metrics-excerpt.prom');
 let kw: KilowatchProcess | undefined;
 let serving = FIXTURE;
-const exporter = createServer((_req, res) => res.end(readFileSync(serving)));
+/** With `live`, each scrape reads a slightly different power, as a real exporter's would: distinct samples, so energy accrues. */
+let live = false;
+let scrapes = 0;
+const exporter = createServer((_req, res) => {
+  const text = readFileSync(serving, 'utf8');
+  res.end(live ? text.replace(/ 113\.611000$/m, ` ${(113.611 + (scrapes++ % 2) * 0.002).toFixed(6)}`) : text);
+});
 afterAll(async () => {
   await kw?.stop();
   exporter.close();
@@ -45,6 +51,7 @@ describe('kilowatch all --source prometheus', () => {
 
   it("starts a job for the pod dcgm-exporter's labels name, on the job stream", async () => {
     serving = POD_LABELS;
+    live = true;
     const url = `http://127.0.0.1:${(exporter.address() as AddressInfo).port}/metrics`;
     const dir = tempDir('prom-jobs');
     kw = await startKilowatch(
@@ -52,7 +59,7 @@ describe('kilowatch all --source prometheus', () => {
       /kilowatch: open http/,
     );
     await eventually(async () => ((await getJson(`${kw!.httpUrl}/api/v1/health`)).ingest.job_events > 0 ? true : undefined));
-    // The job's GPU draws 113.611 W (the capture): its energy grows with the windows stored since it started.
+    // The job's GPU draws about 113.61 W (the capture): its energy grows with the windows stored since it started.
     const page = await eventually(async () => {
       const p = await getJson(`${kw!.httpUrl}/api/v1/jobs?project=dynamo-workload`);
       return p.jobs[0]?.energy_j > 113 ? p : undefined;
