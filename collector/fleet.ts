@@ -13,6 +13,7 @@ import { NvmlSource } from './sources/nvml.js';
 import { PrometheusSource } from './sources/prometheus.js';
 import { SimSource, mix } from './sources/sim.js';
 import type { GpuSource } from './sources/source.js';
+import type { ProcJob } from './jobs/parse-proc.js';
 import type { GpuSample } from './window.js';
 
 export interface FleetHost {
@@ -20,6 +21,8 @@ export interface FleetHost {
   key: number;
   gpus: GpuInfo[];
   read(tMs: number): GpuSample[];
+  /** Simulated hosts know their jobs; real hosts find them through /proc (jobs/proc-jobs.ts). */
+  jobs?(tMs: number): Map<string, ProcJob[]>;
 }
 
 export interface Fleet {
@@ -48,6 +51,7 @@ function simFleet(config: CollectorConfig, loadedAt: number): Fleet {
       key: mix(config.seed, h, 0x5eed),
       gpus: source.inventory(),
       read: (t) => source.read(t),
+      jobs: (t) => source.jobs(t),
     };
   });
   return { source: 'sim', simulated: true, hosts, health: () => ({}), stop: async () => undefined, mustKill: () => false };

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { HostInfo } from '../protocol/payloads.js';
 import type { CollectorConfig } from './config.js';
 import { Recorder } from './delivery/recorder.js';
+import { JobTracker } from './jobs/job-tracker.js';
 import { ProcJobDetector } from './jobs/proc-jobs.js';
 import { type Fleet, openFleet } from './fleet.js';
 import { parseJsonMappings } from './meters/json-mappings.js';
@@ -113,14 +114,17 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
   sampler.start();
   // Resends and sends held back by the in-flight bound go out on this beat.
   const pump = setInterval(() => links.forEach((l) => l.pump()), 250);
-  // Jobs on a real host: processes are mapped through /proc once a second; changes go out on the job stream.
+  // Jobs, once a second: a simulated host names its own; on a real host, processes are mapped through /proc.
+  // Changes go out on the job stream.
   let jobScan: NodeJS.Timeout | undefined;
-  if (!fleet.simulated && fleet.source !== 'none') {
+  if (fleet.source !== 'none') {
     const detector = new ProcJobDetector(undefined, config.jobPattern ? new RegExp(config.jobPattern) : undefined);
+    const trackers = fleet.hosts.map(() => new JobTracker());
     jobScan = setInterval(() => {
       const now = deps.now();
       fleet.hosts.forEach((h, i) => {
-        for (const c of detector.scan(h.read(now), now)) {
+        const changes = h.jobs ? trackers[i]!.update(h.jobs(now), now) : detector.scan(h.read(now), now);
+        for (const c of changes) {
           const { job, user, project, partition } = c.job;
           links[i]!.publishJobEvent({ ts: now, event: c.event, job, gpus: c.gpus, ...(user && { user }), ...(project && { project }), ...(partition && { partition }) });
         }

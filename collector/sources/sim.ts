@@ -4,17 +4,22 @@
  * the exact integral of that power. Everything it publishes is labelled
  * simulated (info.simulated, status.sources = ["sim"]).
  *
- * Load model: time is cut into 60 s segments; each GPU draws a seeded load
- * level per segment (idle, inference or training) plus a 7 s ripple. Within a
- * segment, P(t) = limit * (level + a * sin(w (t - t_seg) + phase)), whose
- * integral has a closed form, so counter differences equal the integral of
- * the sampled curve exactly, not approximately.
+ * Load model: time is cut into 60 s segments; each GPU's load level per
+ * segment comes from the job it runs (sim-jobs.ts: training, inference, a job
+ * holding its GPUs idle, or none), plus a 7 s ripple. Within a segment,
+ * P(t) = limit * (level + a * sin(w (t - t_seg) + phase)), whose integral has
+ * a closed form, so counter differences equal the integral of the sampled
+ * curve exactly, not approximately.
  */
 import type { GpuInfo } from '../../protocol/payloads.js';
 import type { GpuSample } from '../window.js';
+import { mix, unit } from './sim-hash.js';
+import type { ProcJob } from '../jobs/parse-proc.js';
+import { SIM_SEGMENT_MS, type SimJob, simJobsAt, simLevel } from './sim-jobs.js';
 import type { GpuSource } from './source.js';
 
-export const SIM_SEGMENT_MS = 60_000;
+export { mix } from './sim-hash.js';
+export { SIM_SEGMENT_MS } from './sim-jobs.js';
 const RIPPLE_PERIOD_MS = 7_000;
 const RIPPLE = 0.04;
 const OMEGA = (2 * Math.PI) / RIPPLE_PERIOD_MS;
@@ -22,26 +27,11 @@ const OMEGA = (2 * Math.PI) / RIPPLE_PERIOD_MS;
 export interface SimGpu {
   id: string;
   index: number;
+  seed: number;
+  host: number;
   /** Seed-mixed key that selects this GPU's traces. */
   key: number;
   limitW: number;
-}
-
-/** 32-bit integer mix (a variant of the murmur3 finalizer). Deterministic across platforms. */
-export function mix(...values: number[]): number {
-  let h = 0x9e3779b9;
-  for (const v of values) {
-    h = Math.imul(h ^ (v >>> 0), 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
-  }
-  return h >>> 0;
-}
-
-/** A uniform number in [0, 1) from a hash. */
-function unit(...values: number[]): number {
-  return mix(...values) / 2 ** 32;
 }
 
 function hex(n: number, digits: number): string {
@@ -59,18 +49,16 @@ export function simGpus(seed: number, host: number, count: number, limitW = 700)
   return Array.from({ length: count }, (_, index) => ({
     id: simGpuId(seed, host, index),
     index,
+    seed,
+    host,
     key: mix(seed, host, index),
     limitW,
   }));
 }
 
-/** Load level of one segment: a seeded mix of idle, inference and training. */
-export function segmentLevel(key: number, segment: number): number {
-  const kind = unit(key, segment, 1);
-  const jitter = unit(key, segment, 2);
-  if (kind < 0.25) return 0.12 + 0.03 * jitter; // idle: about 12-15 % of the limit
-  if (kind < 0.6) return 0.35 + 0.3 * jitter; // inference
-  return 0.82 + 0.12 * jitter; // training plateau near the limit
+/** Load level of one segment, from the job the GPU runs then. */
+export function segmentLevel(gpu: SimGpu, segment: number): number {
+  return simLevel(gpu.seed, gpu.host, gpu.index, segment);
 }
 
 function phase(key: number, segment: number): number {
@@ -81,7 +69,7 @@ function phase(key: number, segment: number): number {
 export function simPowerW(gpu: SimGpu, tMs: number): number {
   const segment = Math.floor(tMs / SIM_SEGMENT_MS);
   const local = tMs - segment * SIM_SEGMENT_MS;
-  return gpu.limitW * (segmentLevel(gpu.key, segment) + RIPPLE * Math.sin(OMEGA * local + phase(gpu.key, segment)));
+  return gpu.limitW * (segmentLevel(gpu, segment) + RIPPLE * Math.sin(OMEGA * local + phase(gpu.key, segment)));
 }
 
 /** Exact energy in millijoules between two instants (W x ms = mJ). */
@@ -92,7 +80,7 @@ export function simEnergyMj(gpu: SimGpu, fromMs: number, toMs: number): number {
     const segment = Math.floor(t / SIM_SEGMENT_MS);
     const start = segment * SIM_SEGMENT_MS;
     const end = Math.min(toMs, start + SIM_SEGMENT_MS);
-    const level = segmentLevel(gpu.key, segment);
+    const level = segmentLevel(gpu, segment);
     const ph = phase(gpu.key, segment);
     const cosAt = (x: number) => Math.cos(OMEGA * (x - start) + ph);
     total += gpu.limitW * (level * (end - t) - (RIPPLE / OMEGA) * (cosAt(end) - cosAt(t)));
@@ -107,7 +95,7 @@ export function simEnergyMj(gpu: SimGpu, fromMs: number, toMs: number): number {
  */
 export function simSample(gpu: SimGpu, loadedAtMs: number, tMs: number): GpuSample {
   const power = simPowerW(gpu, tMs);
-  const level = segmentLevel(gpu.key, Math.floor(tMs / SIM_SEGMENT_MS));
+  const level = segmentLevel(gpu, Math.floor(tMs / SIM_SEGMENT_MS));
   const baseMj = mix(gpu.key, 7) * 1000;
   return {
     id: gpu.id,
@@ -140,7 +128,12 @@ export class SimSource implements GpuSource {
   private readonly gpus: SimGpu[];
   private readonly loadedAt: number;
 
-  constructor(seed: number, host: number, count: number, now: () => number = Date.now) {
+  constructor(
+    private readonly seed: number,
+    private readonly host: number,
+    count: number,
+    now: () => number = Date.now,
+  ) {
     this.gpus = simGpus(seed, host, count);
     this.loadedAt = now();
   }
@@ -152,7 +145,29 @@ export class SimSource implements GpuSource {
   }
 
   read(tMs: number): GpuSample[] {
-    return this.gpus.map((g) => simSample(g, this.loadedAt, tMs));
+    const byGpu = this.jobIndex(tMs);
+    return this.gpus.map((g) => {
+      const s = simSample(g, this.loadedAt, tMs);
+      const job = byGpu.get(g.index);
+      // A job's process on each of its GPUs, as NVML's running-process list would show it.
+      if (job) s.processes = [{ pid: 10_000 + (mix(g.key, job.gpus[0]!) % 50_000), util_pct: s.util_pct ?? 0, used_mib: s.mem_used_mib ?? 0, job: job.job }];
+      return s;
+    });
+  }
+
+  private jobIndex(tMs: number): Map<number, SimJob> {
+    const out = new Map<number, SimJob>();
+    for (const j of simJobsAt(this.seed, this.host, this.gpus.length, tMs)) for (const i of j.gpus) out.set(i, j);
+    return out;
+  }
+
+  /** The jobs on this host's GPUs at t, by GPU id, for the collector's job events. */
+  jobs(tMs: number): Map<string, ProcJob[]> {
+    const out = new Map<string, ProcJob[]>(this.gpus.map((g) => [g.id, []]));
+    for (const j of simJobsAt(this.seed, this.host, this.gpus.length, tMs)) {
+      for (const i of j.gpus) out.get(this.gpus[i]!.id)!.push({ job: j.job, kind: 'custom', user: j.user, project: j.project, partition: j.partition });
+    }
+    return out;
   }
 
   async stop(): Promise<void> {}

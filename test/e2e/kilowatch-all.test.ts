@@ -66,6 +66,21 @@ describe('kilowatch all', () => {
     expect([tooMany.status, ((await tooMany.json()) as { problems: string[] }).problems[0]]).toEqual([400, expect.stringContaining('buckets asked for')]);
   });
 
+  it('lists the simulated jobs with users, projects and energy from the ledger', async () => {
+    const page = await eventually(async () => {
+      const p = await getJson(`${kw.httpUrl}/api/v1/jobs?limit=500`);
+      return p.jobs.some((j: any) => j.energy_j > 0) ? p : undefined;
+    });
+    expect(page.total).toBeGreaterThanOrEqual(8); // 8 hosts with 4 GPU pairs each, most of them running a job
+    for (const j of page.jobs) {
+      expect(j.job).toMatch(/^sim-\d+-\d+-\d$/);
+      expect([typeof j.user, typeof j.project, j.gpus]).toEqual(['string', 'string', 2]);
+    }
+    const eff = await getJson(`${kw.httpUrl}/api/v1/efficiency?by=project`);
+    expect(eff.rows.length).toBeGreaterThan(0);
+    expect(eff.rows.every((r: any) => r.kwh >= 0 && r.method !== undefined)).toBe(true);
+  });
+
   it('streams the schema, the history, then live deltas over the WebSocket', async () => {
     const ws = new WebSocket(`${kw.httpUrl!.replace('http', 'ws')}/api/v1/live`);
     const messages: ServerMessage[] = [];
