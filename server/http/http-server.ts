@@ -1,6 +1,8 @@
 /**
  * The HTTP server: the JSON API under /api/v1, the WebSocket upgrade at
- * /api/v1/live, and the built web UI for everything else.
+ * /api/v1/live, and the built web UI for everything else. Plain GET routes
+ * are keyed by exact path; routes with a method, path parameters or a JSON
+ * body (the job events of POST /api/v1/jobs) are listed in `methodRoutes`.
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,6 +11,32 @@ import { serveStatic } from './static-files.js';
 
 /** A route answers with JSON, at once or later (a history query). */
 export type JsonRoute = (url: URL) => unknown;
+
+export interface RouteRequest {
+  url: URL;
+  /** The `{name}` segments of the route's path, percent-decoded. */
+  params: Readonly<Record<string, string>>;
+  /** A POST's parsed JSON body; undefined when the body is empty. */
+  body: unknown;
+}
+
+export interface MethodRoute {
+  method: 'GET' | 'POST';
+  /** e.g. '/api/v1/jobs/{id}/end': a `{name}` segment matches one non-empty path segment. */
+  path: string;
+  handle: (req: RouteRequest) => unknown;
+}
+
+/** A route's answer when it is not 200, e.g. 201 for a created job. */
+export class JsonReply {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+  ) {}
+}
+
+/** Bodies are small JSON documents (a job start); anything larger is refused before it is buffered. */
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 
 /** Thrown by a route for a client error: the status and every problem go back as JSON. */
 export class HttpError extends Error {
@@ -25,7 +53,11 @@ export interface HttpServerOptions {
   host: string;
   port: number;
   webDir: string;
+  /** GET routes by exact path. */
   routes: Record<string, JsonRoute>;
+  methodRoutes?: readonly MethodRoute[];
+  /** Default DEFAULT_MAX_BODY_BYTES. */
+  maxBodyBytes?: number;
   onUpgrade: (req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void;
 }
 
@@ -51,17 +83,33 @@ export class HttpServer {
     const url = new URL(req.url ?? '/', 'http://local');
     const path = url.pathname;
     if (!path.startsWith('/api/')) return serveStatic(this.opts.webDir, req, res);
-    const route = this.opts.routes[path];
-    if (!route) return json(res, 404, { error: `no such endpoint: ${path}` });
-    if (req.method !== 'GET') return json(res, 405, { error: `${req.method} is not allowed on ${path}` });
     const fail = (err: unknown) => {
-      if (err instanceof HttpError) json(res, err.status, { error: err.message, problems: err.problems });
-      else json(res, 500, { error: (err as Error).message });
+      if (err instanceof HttpError) {
+        // A body refused for its size is left unread: close the connection rather than drain it.
+        if (err.status === 413) res.setHeader('connection', 'close');
+        json(res, err.status, { error: err.message, problems: err.problems });
+      } else json(res, 500, { error: (err as Error).message });
     };
+    const answer = (body: unknown) => (body instanceof JsonReply ? json(res, body.status, body.body) : json(res, 200, body));
     try {
-      const body = route(url);
-      if (body instanceof Promise) body.then((b) => json(res, 200, b), fail);
-      else json(res, 200, body);
+      const candidates: { method: string; run: (body: unknown) => unknown }[] = [];
+      const get = this.opts.routes[path];
+      if (get) candidates.push({ method: 'GET', run: () => get(url) });
+      for (const r of this.opts.methodRoutes ?? []) {
+        const params = matchPath(r.path, path);
+        if (params) candidates.push({ method: r.method, run: (body) => r.handle({ url, params, body }) });
+      }
+      if (candidates.length === 0) return json(res, 404, { error: `no such endpoint: ${path}` });
+      const route = candidates.find((c) => c.method === req.method);
+      if (!route) {
+        res.setHeader('allow', [...new Set(candidates.map((c) => c.method))].join(', '));
+        return json(res, 405, { error: `${req.method} is not allowed on ${path}` });
+      }
+      const result = req.method === 'POST'
+        ? readJsonBody(req, this.opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES).then((body) => route.run(body))
+        : route.run(undefined);
+      if (result instanceof Promise) result.then(answer, fail);
+      else answer(result);
     } catch (err) {
       fail(err);
     }
@@ -79,4 +127,60 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
   res.end(text);
+}
+
+/**
+ * The parameters of `path` under `pattern`, or undefined when it does not
+ * match. Segments are split before they are decoded, so an id holding `/`
+ * arrives as %2F and stays one segment; a broken escape is the client's error.
+ */
+export function matchPath(pattern: string, path: string): Record<string, string> | undefined {
+  const want = pattern.split('/');
+  const got = path.split('/');
+  if (want.length !== got.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < want.length; i++) {
+    const w = want[i]!;
+    const g = got[i]!;
+    if (!(w.startsWith('{') && w.endsWith('}'))) {
+      if (w !== g) return undefined;
+      continue;
+    }
+    if (g === '') return undefined;
+    try {
+      params[w.slice(1, -1)] = decodeURIComponent(g);
+    } catch {
+      throw new HttpError(400, `bad percent-encoding in ${path}`, [`${w.slice(1, -1)}: "${g}" is not valid percent-encoding`]);
+    }
+  }
+  return params;
+}
+
+/** Reads a JSON body of at most `max` bytes; an empty body is undefined. */
+function readJsonBody(req: IncomingMessage, max: number): Promise<unknown> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > max) return Promise.reject(new HttpError(413, `the body is ${declared} bytes, more than ${max}`));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= max) return void chunks.push(chunk);
+      req.off('data', onData);
+      req.pause();
+      reject(new HttpError(413, `the body is more than ${max} bytes`));
+    };
+    req.on('data', onData);
+    req.once('error', reject);
+    req.once('end', () => {
+      if (size > max) return;
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (text.trim() === '') return resolve(undefined);
+      try {
+        resolve(JSON.parse(text));
+      } catch (err) {
+        reject(new HttpError(400, 'the body is not JSON', [`body: ${(err as Error).message}`]));
+      }
+    });
+  });
 }
