@@ -23,6 +23,8 @@ export interface FleetHost {
   read(tMs: number): GpuSample[];
   /** Simulated hosts know their jobs; real hosts find them through /proc (jobs/proc-jobs.ts). */
   jobs?(tMs: number): Map<string, ProcJob[]>;
+  /** Simulated jobs also report work, as instrumented applications do on work/<job>. */
+  work?(tMs: number): { job: string; totals: Record<string, number> }[];
 }
 
 export interface Fleet {
@@ -52,6 +54,7 @@ function simFleet(config: CollectorConfig, loadedAt: number): Fleet {
       gpus: source.inventory(),
       read: (t) => source.read(t),
       jobs: (t) => source.jobs(t),
+      work: (t) => source.work(t),
     };
   });
   return { source: 'sim', simulated: true, hosts, health: () => ({}), stop: async () => undefined, mustKill: () => false };

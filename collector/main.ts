@@ -120,9 +120,12 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
   if (fleet.source !== 'none') {
     const detector = new ProcJobDetector(undefined, config.jobPattern ? new RegExp(config.jobPattern) : undefined);
     const trackers = fleet.hosts.map(() => new JobTracker());
+    let tick = 0;
     jobScan = setInterval(() => {
       const now = deps.now();
+      const reportWork = tick++ % 10 === 0; // simulated applications report their counters every 10 s
       fleet.hosts.forEach((h, i) => {
+        if (reportWork) for (const w of h.work?.(now) ?? []) links[i]!.publishWork(w.job, now, w.totals);
         const changes = h.jobs ? trackers[i]!.update(h.jobs(now), now) : detector.scan(h.read(now), now);
         for (const c of changes) {
           const { job, user, project, partition } = c.job;

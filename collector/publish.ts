@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import type { Ack, HostInfo, HostStatus, JobEvent, MeterInfo } from '../protocol/payloads.js';
+import type { Ack, HostInfo, HostStatus, JobEvent, MeterInfo, WorkReport } from '../protocol/payloads.js';
 import { type StreamKind, encodeSegment, hostTopic } from '../protocol/topics.js';
 import { DiskSpool } from './delivery/disk-spool.js';
 import { MemorySpool, type SpoolLimits } from './delivery/spool.js';
@@ -148,6 +148,14 @@ export class HostLink {
 
   publishWindow(body: WindowBody): void {
     this.sender('gpu').produce(body as unknown as Record<string, unknown> & { ts: number });
+  }
+
+  /** An application's cumulative work for a job (topic work/<job>): not spooled, a lost report costs only resolution. */
+  publishWork(job: string, ts: number, totals: Record<string, number>): void {
+    const client = this.client;
+    if (!client?.connected) return;
+    const report: WorkReport = { v: 1, ts, totals };
+    client.publish(hostTopic(this.opts.prefix, this.opts.site, this.opts.host, 'work', job), JSON.stringify(report), { qos: 0 });
   }
 
   /** A job started or ended on this host: spooled and acknowledged like windows (stream `job`). */

@@ -5,10 +5,10 @@
  * (a window from the future, older than retention) belong to the receiver.
  */
 import {
-  type Obj, asArray, asObject, bool, defined, inRange, int, optNum, optStr, stat, str, strList,
+  type Obj, asArray, asObject, bool, defined, inRange, int, num, optNum, optStr, stat, str, strList,
 } from './fields.js';
 import type {
-  GpuInfo, GpuProcess, GpuReading, GpuWindow, HostInfo, HostStatus, JobEvent, MeterInfo, MeterWindow, StreamHeader, ThrottleReason,
+  GpuInfo, GpuProcess, GpuReading, GpuWindow, HostInfo, HostStatus, JobEvent, MeterInfo, MeterWindow, StreamHeader, ThrottleReason, WorkReport,
 } from './payloads.js';
 import { PROTOCOL_VERSION } from './payloads.js';
 import { type Result, Rejection, guard } from './result.js';
@@ -140,6 +140,23 @@ export function validateMeterWindow(input: unknown): Result<MeterWindow> {
     if (current) out.current_a = current;
     const pf = stat(o, 'pf', '', -1, 1);
     if (pf) out.pf = pf;
+    return out;
+  });
+}
+
+/** Topic `work/<job>`: cumulative work totals of an application (not spooled: no header). */
+export function validateWorkReport(input: unknown): Result<WorkReport> {
+  return guard(() => {
+    const o = asObject(input, 'payload');
+    const out: WorkReport = { v: version(o), ts: int(o, 'ts', '', 0), totals: {} };
+    const totals = asObject(o.totals, 'totals');
+    const entries = Object.entries(totals);
+    if (entries.length === 0) throw new Rejection('missing_field', 'totals has no counter');
+    if (entries.length > 64) throw new Rejection('impossible_value', 'totals has more than 64 counters');
+    for (const [name, v] of entries) {
+      if (name.length === 0 || name.length > 64) throw new Rejection('bad_type', `totals has a counter name of ${name.length} characters (1 to 64)`);
+      out.totals[name] = inRange(num(totals, name, 'totals'), `totals.${name}`, 0, Number.MAX_SAFE_INTEGER);
+    }
     return out;
   });
 }

@@ -14,6 +14,7 @@ import type { StoredItem, WindowStore } from './store/store.js';
 export interface PipelineCounters {
   windows: number;
   meter_windows: number;
+  work_reports: number;
   job_events: number;
   late: number;
   duplicates: number;
@@ -22,7 +23,7 @@ export interface PipelineCounters {
 }
 
 export class Pipeline {
-  readonly counters: PipelineCounters = { windows: 0, meter_windows: 0, job_events: 0, late: 0, duplicates: 0, store_refused: 0, internal_errors: 0 };
+  readonly counters: PipelineCounters = { windows: 0, meter_windows: 0, work_reports: 0, job_events: 0, late: 0, duplicates: 0, store_refused: 0, internal_errors: 0 };
 
   constructor(
     private readonly policy: IngestPolicy,
@@ -87,6 +88,11 @@ export class Pipeline {
           this.buffer({ kind: 'job', key, event: e, receivedAt: now }, e.seq);
           return;
         }
+        case 'work':
+          // Not spooled, so never acknowledged: a full buffer drops the report and counts it.
+          this.counters.work_reports += 1;
+          if (!this.store.enqueue({ kind: 'work', key: { site: m.site, host: m.host, stream: 'work', bootId: '' }, job: m.job, report: m.report, receivedAt: now })) this.counters.store_refused += 1;
+          return;
         case 'status':
           this.live.applyStatus(m.site, m.host, m.status);
           return;

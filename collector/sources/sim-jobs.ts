@@ -75,3 +75,16 @@ export function simLevel(seed: number, host: number, gpu: number, segment: numbe
       return 0.12 + 0.03 * jitter; // idle, held or not
   }
 }
+
+/**
+ * The work a simulated job has reported by time t: training counts samples,
+ * inference tokens, a job that holds its GPUs idle nothing. Cumulative from
+ * the job's start, as an application's counters are.
+ */
+export function simWork(job: SimJob, tMs: number): Record<string, number> {
+  const epochStart = Math.floor(tMs / (SIM_SEGMENT_MS * JOB_EPOCH_SEGMENTS)) * SIM_SEGMENT_MS * JOB_EPOCH_SEGMENTS;
+  const seconds = Math.max(0, (tMs - epochStart) / 1000);
+  if (job.kind === 'training') return { samples: Math.floor(seconds * 48 * job.gpus.length) };
+  if (job.kind === 'inference') return { tokens: Math.floor(seconds * 1500 * job.gpus.length) };
+  return {};
+}

@@ -15,7 +15,7 @@ import type { GpuInfo } from '../../protocol/payloads.js';
 import type { GpuSample } from '../window.js';
 import { mix, unit } from './sim-hash.js';
 import type { ProcJob } from '../jobs/parse-proc.js';
-import { SIM_SEGMENT_MS, type SimJob, simJobsAt, simLevel } from './sim-jobs.js';
+import { SIM_SEGMENT_MS, type SimJob, simJobsAt, simLevel, simWork } from './sim-jobs.js';
 import type { GpuSource } from './source.js';
 
 export { mix } from './sim-hash.js';
@@ -159,6 +159,13 @@ export class SimSource implements GpuSource {
     const out = new Map<number, SimJob>();
     for (const j of simJobsAt(this.seed, this.host, this.gpus.length, tMs)) for (const i of j.gpus) out.set(i, j);
     return out;
+  }
+
+  /** What each running job has reported (its application's counters), for the work topic. */
+  work(tMs: number): { job: string; totals: Record<string, number> }[] {
+    return simJobsAt(this.seed, this.host, this.gpus.length, tMs)
+      .map((j) => ({ job: j.job, totals: simWork(j, tMs) }))
+      .filter((w) => Object.keys(w.totals).length > 0);
   }
 
   /** The jobs on this host's GPUs at t, by GPU id, for the collector's job events. */

@@ -3,11 +3,11 @@
  * now) that returns a typed message or a reject with its reason. It never
  * throws, whatever the input, so the message loop never sees an exception.
  */
-import type { GpuWindow, HostInfo, HostStatus, JobEvent, MeterWindow } from '../../protocol/payloads.js';
+import type { GpuWindow, HostInfo, HostStatus, JobEvent, MeterWindow, WorkReport } from '../../protocol/payloads.js';
 import type { RejectReason } from '../../protocol/result.js';
 import { parseHostTopic } from '../../protocol/topics.js';
 import type { Result } from '../../protocol/result.js';
-import { parseJson, validateGpuWindow, validateInfo, validateJobEvent, validateMeterWindow, validateStatus } from '../../protocol/validate.js';
+import { parseJson, validateGpuWindow, validateInfo, validateJobEvent, validateMeterWindow, validateStatus, validateWorkReport } from '../../protocol/validate.js';
 
 export interface IngestPolicy {
   prefix: string;
@@ -28,6 +28,8 @@ export type Ingested =
   | (From & { kind: 'job'; event: JobEvent })
   /** `meter` is the id as decoded from the topic; `stream` is `meter/<segment as in the topic>`, the delivery key. */
   | (From & { kind: 'meter'; meter: string; stream: string; window: MeterWindow })
+  /** Cumulative work of the job named in the topic (not spooled: a lost report costs resolution only). */
+  | (From & { kind: 'work'; job: string; report: WorkReport })
   | (From & { kind: 'status'; status: HostStatus })
   | (From & { kind: 'info'; info: HostInfo })
   /** An empty retained payload clears a retained topic: nothing to do. */
@@ -75,9 +77,7 @@ export function ingest(topic: string, payload: Uint8Array, policy: IngestPolicy,
   }
   if (payload.byteLength === 0 && (kind === 'status' || kind === 'info')) return { kind: 'cleared', site, host };
 
-  if (kind !== 'gpu' && kind !== 'job' && kind !== 'meter' && kind !== 'status' && kind !== 'info') {
-    return reject('unknown_stream', `stream "${kind}" is part of protocol v1 but this server release does not ingest it yet`);
-  }
+  if (kind === 'ack') return reject('unknown_stream', 'the _ack topic is the server\'s own');
   const json = parseJson(payload);
   if (!json.ok) return reject(json.reason, json.detail);
 
@@ -88,6 +88,12 @@ export function ingest(topic: string, payload: Uint8Array, policy: IngestPolicy,
   if (kind === 'info') {
     const r = validateInfo(json.value);
     return r.ok ? { kind: 'info', site, host, info: r.value } : reject(r.reason, r.detail);
+  }
+  if (kind === 'work') {
+    const r = validateWorkReport(json.value);
+    if (!r.ok) return reject(r.reason, r.detail);
+    if (r.value.ts > now + policy.maxFutureMs) return reject('future', `work report is dated ${Math.round((r.value.ts - now) / 1000)} s in the future`);
+    return { kind: 'work', site, host, job: id!, report: r.value };
   }
   // The delivery stream is named by the topic's own segment, so the ack matches what the collector's sender is keyed on.
   const stream = kind === 'meter' ? `meter/${topic.slice(topic.lastIndexOf('/') + 1)}` : kind;

@@ -80,7 +80,7 @@ export function healthView(h: HealthInputs) {
     version: h.version,
     uptime_s: Math.round((h.now - h.startedAt) / 1000),
     mqtt: h.mqtt,
-    ingest: { windows: h.pipeline.windows, meter_windows: h.pipeline.meter_windows, job_events: h.pipeline.job_events, late_windows: h.pipeline.late, duplicates: h.pipeline.duplicates, internal_errors: h.pipeline.internal_errors },
+    ingest: { windows: h.pipeline.windows, meter_windows: h.pipeline.meter_windows, work_reports: h.pipeline.work_reports, job_events: h.pipeline.job_events, late_windows: h.pipeline.late, duplicates: h.pipeline.duplicates, internal_errors: h.pipeline.internal_errors },
     rejects: { total: rejects.total, by_reason: rejects.by_reason, recent: rejects.recent },
     drops: {
       store_buffer_rows: h.store.dropped_rows,

@@ -148,6 +148,20 @@ export class DuckDbHistory {
     }));
   }
 
+  async work(jobs: readonly string[]): Promise<Map<string, Record<string, number>>> {
+    const out = new Map<string, Record<string, number>>();
+    if (jobs.length === 0) return out;
+    const params: DuckDBValue[] = [...jobs];
+    const rows = (await this.conn.runAndReadAll(
+      `SELECT job, arg_max(totals, ts_ms) AS totals FROM work_reports WHERE job IN (${jobs.map((_, i) => `$${i + 1}`).join(', ')}) GROUP BY job, site, host`, params)).getRowObjectsJS();
+    for (const r of rows) {
+      const sum = out.get(r.job as string) ?? {};
+      for (const [name, v] of Object.entries(JSON.parse(r.totals as string) as Record<string, number>)) sum[name] = (sum[name] ?? 0) + v;
+      out.set(r.job as string, sum);
+    }
+    return out;
+  }
+
   /** Every job event in time order, for the ledger's spans at start. */
   async jobEvents(): Promise<(JobEventRow & { job: string })[]> {
     const rows = (await this.conn.runAndReadAll('SELECT site, host, job, ts_ms, event, gpus FROM job_events ORDER BY ts_ms')).getRowObjectsJS();

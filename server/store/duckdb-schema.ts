@@ -61,6 +61,8 @@ const MIGRATIONS: readonly (readonly string[])[] = [
       t_ms BIGINT NOT NULL, category VARCHAR NOT NULL, job VARCHAR NOT NULL, site VARCHAR NOT NULL, host VARCHAR NOT NULL, gpu_id VARCHAR NOT NULL,
       energy_j DOUBLE NOT NULL, allocated_idle_j DOUBLE NOT NULL, gpu_ms BIGINT NOT NULL, allocated_idle_ms BIGINT NOT NULL, counter_j DOUBLE NOT NULL
     )`,
+    // Cumulative work totals reported by applications (topic work/<job>), JSON name -> count.
+    `CREATE TABLE work_reports (site VARCHAR NOT NULL, host VARCHAR NOT NULL, job VARCHAR NOT NULL, ts_ms BIGINT NOT NULL, totals VARCHAR NOT NULL, received_ms BIGINT NOT NULL)`,
   ],
 ];
 

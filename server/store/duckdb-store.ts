@@ -25,7 +25,7 @@ import { RollupWriter } from './duckdb-rollups.js';
 import { migrate } from './duckdb-schema.js';
 import { STAGING_TABLES, upsertDelivery } from './duckdb-tables.js';
 import {
-  type BucketRequest, type CommitHooks, type HistoryReader, type JobFilter, type JobRecord, type LedgerTotal, type MemberSelector, type StoreStats, type StoredItem, type WindowStore, itemSeq,
+  type BucketRequest, type CommitHooks, type HistoryReader, type JobFilter, type JobRecord, type LedgerTotal, type MemberSelector, type StoreStats, type StoredItem, type WindowStore, settlement,
 } from './store.js';
 import { WriteBuffer } from './write-buffer.js';
 
@@ -224,6 +224,11 @@ export class DuckDbStore implements WindowStore, HistoryReader {
     return this.history.jobs(filter, this.opts.now());
   }
 
+  work(jobs: readonly string[]): Promise<Map<string, Record<string, number>>> {
+    if (!this.history) return Promise.reject(new Error('store not started'));
+    return this.history.work(jobs);
+  }
+
   ledger(q: { from: number; to: number; jobs?: readonly string[]; byTime: boolean }): Promise<LedgerTotal[]> {
     if (!this.history) return Promise.reject(new Error('store not started'));
     return this.history.ledger(q);
@@ -262,7 +267,7 @@ export class DuckDbStore implements WindowStore, HistoryReader {
 
   private async writeBatch(conn: DuckDBConnection): Promise<void> {
     const batch = this.buffer.take();
-    const settled = batch.map((item) => ({ key: item.key, seq: itemSeq(item) }));
+    const settled = batch.map(settlement).filter((s) => s !== undefined);
     try {
       const delivery = this.opts.hooks.rowsForCommit(settled, this.opts.now());
       await conn.run('BEGIN TRANSACTION');

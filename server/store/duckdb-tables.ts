@@ -220,3 +220,14 @@ export function appendLedgerDelta(a: DuckDBAppender, d: LedgerDelta): void {
   a.appendDouble(d.counter_j);
   a.endRow();
 }
+
+export function appendWorkReport(a: DuckDBAppender, item: Extract<StoredItem, { kind: 'work' }>): number {
+  a.appendVarchar(item.key.site);
+  a.appendVarchar(item.key.host);
+  a.appendVarchar(item.job);
+  a.appendBigInt(BigInt(item.report.ts));
+  a.appendVarchar(JSON.stringify(item.report.totals));
+  a.appendBigInt(BigInt(item.receivedAt));
+  a.endRow();
+  return 1;
+}

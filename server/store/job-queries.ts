@@ -19,6 +19,14 @@ export interface JobEnergy extends JobRecord {
   allocated_idle_j: number;
   allocated_idle_share: number;
   gpu_hours: number;
+  /** Work the job reported (cumulative counters, e.g. tokens), and joules per unit of each; none without counters. */
+  work: Record<string, number>;
+  j_per_unit: Record<string, number>;
+}
+
+/** Joules per unit of each counter above zero: a job without counters gets none, never a division by zero. */
+export function perUnit(energyJ: number, work: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(work).filter(([, n]) => n > 0).map(([k, n]) => [k, energyJ / n]));
 }
 
 export interface JobsPage {
@@ -33,10 +41,12 @@ function heldMs(job: JobRecord, from: number, to: number, now: number): number {
   return job.gpus * Math.max(0, Math.min(job.end ?? now, to) - Math.max(job.start, from));
 }
 
-function withEnergy(job: JobRecord, total: LedgerTotal | undefined, held: number): JobEnergy {
+function withEnergy(job: JobRecord, total: LedgerTotal | undefined, held: number, work: Record<string, number>): JobEnergy {
   const energy = total?.energy_j ?? 0;
   const gpuMs = total?.gpu_ms ?? 0;
   return {
+    work,
+    j_per_unit: perUnit(energy, work),
     ...job,
     energy_j: energy,
     method: total ? methodOf(energy, total.counter_j) : null,
@@ -52,7 +62,11 @@ export async function queryJobs(reader: HistoryReader, filter: JobFilter, page: 
   const slice = all.slice(page.offset, page.offset + page.limit);
   const totals = slice.length === 0 ? [] : await reader.ledger({ from: filter.from, to: filter.to, jobs: slice.map((j) => j.job), byTime: false });
   const byJob = new Map(totals.filter((t) => t.category === 'job').map((t) => [t.job, t]));
-  return { total: all.length, offset: page.offset, limit: page.limit, jobs: slice.map((j) => withEnergy(j, byJob.get(j.job), heldMs(j, filter.from, filter.to, now))) };
+  const work = await reader.work(slice.map((j) => j.job));
+  return {
+    total: all.length, offset: page.offset, limit: page.limit,
+    jobs: slice.map((j) => withEnergy(j, byJob.get(j.job), heldMs(j, filter.from, filter.to, now), work.get(j.job) ?? {})),
+  };
 }
 
 export type EfficiencyGroup = 'user' | 'project' | 'group' | 'day';
@@ -68,6 +82,8 @@ export interface EfficiencyRow {
   w_per_gpu: number | null;
   allocated_idle_j: number;
   method: EnergyMethod | null;
+  /** Joules per unit of work, over the jobs of the group that reported that counter (their energy over their units). */
+  j_per_unit: Record<string, number>;
 }
 
 /** The local calendar day (YYYY-MM-DD) of an instant in a time zone. */
@@ -85,7 +101,8 @@ export interface Efficiency {
 export async function queryEfficiency(reader: HistoryReader, filter: JobFilter, by: EfficiencyGroup, timeZone: string): Promise<Efficiency> {
   const jobs = new Map((await reader.jobs(filter)).map((j) => [j.job, j]));
   const totals = await reader.ledger({ from: filter.from, to: filter.to, byTime: by === 'day' });
-  const rows = new Map<string, { jobs: Set<string>; energy: number; gpuMs: number; idle: number; counter: number }>();
+  const work = await reader.work([...jobs.keys()]);
+  const rows = new Map<string, { jobs: Set<string>; energy: number; gpuMs: number; idle: number; counter: number; units: Map<string, { j: number; n: number }> }>();
   let idle = 0;
   let unattributed = 0;
   for (const t of totals) {
@@ -95,8 +112,17 @@ export async function queryEfficiency(reader: HistoryReader, filter: JobFilter, 
     if (t.category !== 'job' || !job) continue; // a job outside the filter (user, project, site)
     const key = by === 'day' ? localDay(t.t, timeZone) : by === 'user' ? job.user ?? '(unknown)' : by === 'project' ? job.project ?? '(none)' : job.hosts[0]!.site;
     let r = rows.get(key);
-    if (!r) rows.set(key, (r = { jobs: new Set(), energy: 0, gpuMs: 0, idle: 0, counter: 0 }));
+    if (!r) rows.set(key, (r = { jobs: new Set(), energy: 0, gpuMs: 0, idle: 0, counter: 0, units: new Map() }));
+    // A job's work counts once per group; its energy, per quarter hour, adds to the units it reported.
+    // Per day there is none: cumulative counters do not say which day the work was done.
+    const firstTime = !r.jobs.has(t.job);
     r.jobs.add(t.job);
+    for (const [unit, n] of by === 'day' ? [] : Object.entries(work.get(t.job) ?? {})) {
+      const u = r.units.get(unit) ?? { j: 0, n: 0 };
+      u.j += t.energy_j;
+      if (firstTime) u.n += n;
+      r.units.set(unit, u);
+    }
     r.energy += t.energy_j;
     r.gpuMs += t.gpu_ms;
     r.idle += t.allocated_idle_j;
@@ -113,6 +139,7 @@ export async function queryEfficiency(reader: HistoryReader, filter: JobFilter, 
         w_per_gpu: r.gpuMs > 0 ? r.energy / (r.gpuMs / 1000) : null,
         allocated_idle_j: r.idle,
         method: r.energy > 0 ? methodOf(r.energy, r.counter) : null,
+        j_per_unit: Object.fromEntries([...r.units].filter(([, u]) => u.n > 0).map(([k, u]) => [k, u.j / u.n])),
       }))
       .sort((a, b) => a.key.localeCompare(b.key)),
     idle_j: idle,

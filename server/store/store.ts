@@ -3,7 +3,7 @@
  * appended in batches; the buffer has a bound, and what it cannot hold is
  * dropped and counted. Engines: duckdb-store.ts (the embedded default).
  */
-import type { GpuWindow, JobEvent, MeterWindow } from '../../protocol/payloads.js';
+import type { GpuWindow, JobEvent, MeterWindow, WorkReport } from '../../protocol/payloads.js';
 import type { DeliveryRow, StreamKey } from '../core/delivery.js';
 import type { MemberBucket, SeriesMetric } from '../core/series.js';
 
@@ -11,10 +11,14 @@ import type { MemberBucket, SeriesMetric } from '../core/series.js';
 export type StoredItem =
   | { kind: 'gpu'; key: StreamKey; window: GpuWindow; receivedAt: number }
   | { kind: 'meter'; key: StreamKey; meter: string; window: MeterWindow; receivedAt: number }
-  | { kind: 'job'; key: StreamKey; event: JobEvent; receivedAt: number };
+  | { kind: 'job'; key: StreamKey; event: JobEvent; receivedAt: number }
+  /** A work report is not spooled: it has no seq and settles nothing (its key's stream is `work`). */
+  | { kind: 'work'; key: StreamKey; job: string; report: WorkReport; receivedAt: number };
 
-export function itemSeq(item: StoredItem): number {
-  return item.kind === 'job' ? item.event.seq : item.window.seq;
+/** The (stream, seq) a stored item settles; undefined for a work report. */
+export function settlement(item: StoredItem): { key: StreamKey; seq: number } | undefined {
+  if (item.kind === 'work') return undefined;
+  return { key: item.key, seq: item.kind === 'job' ? item.event.seq : item.window.seq };
 }
 
 /** Rows an item becomes: one per GPU for a window, one for a meter window or job event. Buffers are bounded in rows. */
@@ -100,6 +104,8 @@ export interface HistoryReader {
   jobGpus(job: string, now: number): Promise<MemberSelector[]>;
   /** Jobs that ran at some time in [from, to), newest start first, from their events. */
   jobs(filter: JobFilter): Promise<JobRecord[]>;
+  /** The work each job reported, per counter: the latest cumulative total of each reporting host, summed. */
+  work(jobs: readonly string[]): Promise<Map<string, Record<string, number>>>;
   /**
    * Ledger totals over quarter hours starting in [from, to): per job (category
    * `job`) and for `idle` and `unattributed`, optionally for some jobs only,

@@ -309,6 +309,10 @@ export class VictoriaStore implements WindowStore, HistoryReader {
     return this.inner.jobs(filter);
   }
 
+  work(jobs: readonly string[]): Promise<Map<string, Record<string, number>>> {
+    return this.inner.work(jobs);
+  }
+
   /** The ledger lives in the inner DuckDB, which sees every GPU window once it is durable here. */
   ledger(q: { from: number; to: number; jobs?: readonly string[]; byTime: boolean }): Promise<LedgerTotal[]> {
     return this.inner.ledger(q);

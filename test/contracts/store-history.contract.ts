@@ -58,6 +58,9 @@ export async function writeHour(e: EngineUnderTest): Promise<void> {
   const job = { v: 1 as const, boot_id: 'b1', first_seq: 0, job: '77', gpus: ['a'], user: 'ada', project: 'llm' };
   e.store.enqueue({ kind: 'job', key: { site: 'dc1', host: 'h1', stream: 'job', bootId: 'b1' }, event: { ...job, seq: 0, ts: T0 + 1_200_000, event: 'start' }, receivedAt: T0 });
   e.store.enqueue({ kind: 'job', key: { site: 'dc1', host: 'h1', stream: 'job', bootId: 'b1' }, event: { ...job, seq: 1, ts: T0 + 2_400_000, event: 'end' }, receivedAt: T0 });
+  // Job 77's application reported 60,000 tokens by its end: 2 J per token. No other job reports work.
+  e.store.enqueue({ kind: 'work', key: { site: 'dc1', host: 'h1', stream: 'work', bootId: '' }, job: '77', report: { v: 1, ts: T0 + 1_800_000, totals: { tokens: 30_000 } }, receivedAt: T0 });
+  e.store.enqueue({ kind: 'work', key: { site: 'dc1', host: 'h1', stream: 'work', bootId: '' }, job: '77', report: { v: 1, ts: T0 + 2_400_000, totals: { tokens: 60_000 } }, receivedAt: T0 });
   await e.settle();
 }
 
@@ -123,6 +126,8 @@ export function historyContract(engine: () => EngineUnderTest): void {
     expect(page.jobs[0]).toMatchObject({ job: '77', user: 'ada', project: 'llm', hosts: [{ site: 'dc1', host: 'h1' }], gpus: 1, start: T0 + 1_200_000, end: T0 + 2_400_000, coverage: 1, method: 'counter', allocated_idle_j: 0 });
     close('energy', page.jobs[0]!.energy_j, 120_000);
     expect(page.jobs[0]!.gpu_hours).toBeCloseTo(1200 / 3600, 9);
+    expect(page.jobs[0]!.work).toEqual({ tokens: 60_000 }); // the latest cumulative total
+    close('energy', page.jobs[0]!.j_per_unit.tokens!, 2);
     expect((await queryJobs(engine().store, { ...filter, user: 'grace' }, { offset: 0, limit: 10 }, T0)).total).toBe(0);
     expect((await queryJobs(engine().store, filter, { offset: 1, limit: 10 }, T0)).jobs).toEqual([]);
   });
@@ -142,6 +147,7 @@ export function historyContract(engine: () => EngineUnderTest): void {
     expect(byProject.rows[0]!.gpu_hours).toBeCloseTo(1200 / 3600, 9);
     close('energy', byProject.rows[0]!.energy_j, 120_000);
     close('mean', byProject.rows[0]!.w_per_gpu, 100);
+    close('energy', byProject.rows[0]!.j_per_unit.tokens!, 2);
     // 16:20 UTC is 01:20 the next morning in Tokyo.
     const byDay = await queryEfficiency(engine().store, filter, 'day', 'Asia/Tokyo');
     expect(byDay.rows.map((r) => [r.key, r.jobs])).toEqual([['2025-11-25', 1]]);

@@ -90,4 +90,14 @@ describe('ingest', () => {
     expect(m).toMatchObject({ kind: 'reject', reason: 'too_old', detail: 'window starts 8 days ago, older than the 7 days the store keeps', header: { stream: 'gpu', seq: 9 } });
     expect(ingest(TOPIC, bytes(JSON.stringify(old)), policy, NOW)).toMatchObject({ kind: 'gpu' }); // no bound configured
   });
+
+  it('reads a work report for the job named in its topic, and refuses a malformed one', () => {
+    const report = { v: 1, ts: NOW - 1000, totals: { tokens: 123456, samples: 789 } };
+    expect(ingest('kilowatch/v1/dc1/node-1/work/1234%2B0', bytes(JSON.stringify(report)), policy, NOW)).toEqual({ kind: 'work', site: 'dc1', host: 'node-1', job: '1234+0', report });
+    const reason = (r: object) => (ingest('kilowatch/v1/dc1/node-1/work/j', bytes(JSON.stringify(r)), policy, NOW) as { reason?: string }).reason;
+    expect(reason({ ...report, totals: {} })).toBe('missing_field');
+    expect(reason({ ...report, totals: { tokens: -1 } })).toBe('negative');
+    expect(reason({ ...report, totals: { tokens: 'many' } })).toBe('not_a_number');
+    expect(reason({ ...report, ts: NOW + 60_000 })).toBe('future');
+  });
 });

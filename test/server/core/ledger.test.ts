@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { GpuReading, GpuWindow } from '../../../protocol/payloads.js';
 import { EnergyLedger, type LedgerDelta, foldDeltas, methodOf } from '../../../server/core/ledger.js';
 import { WindowEnergy, energyKey } from '../../../server/core/window-energy.js';
+import { perUnit } from '../../../server/store/job-queries.js';
 
 const stat = (v: number) => ({ min: v, max: v, mean: v, last: v, n: 10 });
 
@@ -99,5 +100,12 @@ describe('EnergyLedger', () => {
         expect(Math.abs(sum - e)).toBeLessThanOrEqual(1e-6 * Math.max(1, e));
       }
     }
+  });
+});
+
+describe('joules per unit of work', () => {
+  it('is given per counter above zero, and not at all without counters', () => {
+    expect(perUnit(1000, { tokens: 500, samples: 0 })).toEqual({ tokens: 2 });
+    expect(perUnit(1000, {})).toEqual({});
   });
 });
