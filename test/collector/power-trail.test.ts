@@ -14,6 +14,27 @@ describe('edge energy (trapezoid rule)', () => {
     ]);
   });
 
+  it('integrates a square wave and a spike within the trapezoid rule\'s bound for the sampling rate', () => {
+    const DT = 100; // 10 Hz, the collector's default
+    const integrate = (power: (t: number) => number, to: number) => {
+      const trail = new PowerTrail(1000, 5 * DT);
+      let mj = 0;
+      for (let t = 0; t <= to; t += DT) for (const p of trail.add('g', t, power(t))) mj += p.energyMj;
+      return mj;
+    };
+    // A 650 W / 150 W square wave with a 1.05 s period: its edges fall between samples.
+    const square = (t: number) => (Math.floor(t / 525) % 2 === 0 ? 650 : 150);
+    const exact = (to: number) => { let e = 0; for (let t = 0; t < to; t++) e += square(t); return e; }; // W x ms = mJ, at 1 ms
+    const edges = Math.floor(10_000 / 525);
+    // Per edge, the trapezoid spreads a jump of (650 - 150) W over one interval: error at most jump x DT / 2.
+    expect(Math.abs(integrate(square, 10_000) - exact(10_000))).toBeLessThanOrEqual(edges * (500 * DT) / 2 + 1);
+    // A 250 ms spike to 1,050 W on a 300 W base, starting between samples.
+    const spike = (t: number) => (t >= 2030 && t < 2280 ? 1050 : 300);
+    let truth = 0;
+    for (let t = 0; t < 5000; t++) truth += spike(t);
+    expect(Math.abs(integrate(spike, 5000) - truth)).toBeLessThanOrEqual(2 * (750 * DT) / 2);
+  });
+
   it('never bridges a gap longer than the limit, and counts it', () => {
     const trail = new PowerTrail(1000, 500);
     trail.add('g', 0, 100);
