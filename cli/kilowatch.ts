@@ -13,6 +13,7 @@ import { serverConfig, serverProblems } from '../server/config.js';
 import { OperatorError } from '../server/operator-error.js';
 import type { RunningServer } from '../server/main.js';
 import { helpText, layerConfig } from './config-layers.js';
+import { runJobCommand } from './job-command.js';
 import { runBackup, runRestore } from './maintenance.js';
 import type { Command } from './options.js';
 
@@ -25,6 +26,7 @@ const COMMANDS: Record<string, { uses: Command[]; summary: string }> = {
   collector: { uses: ['collector'], summary: 'read GPUs (or simulate them) and publish windows to a broker' },
   backup: { uses: ['server'], summary: '<dir>: a consistent copy of the running server\'s DuckDB file (same --data-dir)' },
   restore: { uses: ['server'], summary: '<dir>: put a backup in place of the data dir\'s file; the server must be stopped' },
+  job: { uses: ['server'], summary: 'start|end: report a job to the running server over HTTP (Slurm prolog/epilog, docs/slurm/)' },
 };
 
 function usage(): string {
@@ -64,6 +66,9 @@ async function main(argv: string[]): Promise<number> {
   const command = COMMANDS[name];
   if (!command) return console.error(`kilowatch: unknown command "${name}"\n\n${usage()}`), 2;
 
+  // job has its own flags (--id, --hosts ...), and only needs the server's URL from the settings.
+  if (name === 'job') return runJobCommand(rest, process.env, { log, error: (line) => console.error(line) });
+
   // backup and restore take the backup directory first; their other options are the server's.
   const maintenance = name === 'backup' || name === 'restore';
   const target = maintenance && rest[0] !== undefined && !rest[0].startsWith('-') ? rest.shift() : undefined;
@@ -101,7 +106,13 @@ async function main(argv: string[]): Promise<number> {
     if (command.uses.includes('server')) {
       // Imported on demand: a collector on a GPU host never loads DuckDB, Aedes or ws (memory footprint).
       const { startServer } = await import('../server/main.js');
-      server = await startServer(serverConfig(layered.values), { ...deps, webDir: join(here, '../web') });
+      let cfg = serverConfig(layered.values);
+      // The simulated fleet comes with its demo site (racks, meters, a grid and a fuel cell), so every view has data.
+      if (name === 'all' && !cfg.siteConfig && collectorCfg && (collectorCfg.source === 'sim' || (collectorCfg.source === 'auto' && !(await import('../collector/fleet.js')).driverPresent()))) {
+        cfg = { ...cfg, siteConfig: join(here, '../../docs/demo-site.yaml') };
+        log(`kilowatch: simulated fleet: using the demo site file ${cfg.siteConfig}`);
+      }
+      server = await startServer(cfg, { ...deps, webDir: join(here, '../web') });
       log(`kilowatch ${VERSION}: server ready at ${server.httpUrl} (MQTT ${server.brokerUrl})`);
     }
     if (collectorCfg) {

@@ -64,6 +64,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'How long the delivery state of a collector boot is kept; at least the longest spool age.' },
   { key: 'server.raw_retention_days', flag: 'raw-retention-days', env: 'KILOWATCH_RAW_RETENTION_DAYS', kind: 'int', default: 7, min: 1, max: 3650, for: server,
     help: 'Raw windows (1 s resolution) are kept this many days, then deleted a whole day at a time.' },
+  { key: 'server.site_config', flag: 'site-config', env: 'KILOWATCH_SITE_CONFIG', kind: 'string', default: '', for: server,
+    help: 'The site file (YAML): groups of hosts with their meters, and power sources with capacity, tariff and carbon. See docs/demo-site.yaml. kilowatch all with the simulated fleet uses that demo file when none is given.' },
   { key: 'server.time_zone', flag: 'time-zone', env: 'KILOWATCH_TIME_ZONE', kind: 'string', default: 'UTC', for: server,
     help: 'IANA time zone of the site, in which efficiency reports count days (e.g. Europe/Berlin).' },
   { key: 'server.rollup_retention_days', flag: 'rollup-retention-days', env: 'KILOWATCH_ROLLUP_RETENTION_DAYS', kind: 'int', default: 400, min: 1, max: 36500, for: server,

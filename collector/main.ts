@@ -12,6 +12,8 @@ import { JobTracker } from './jobs/job-tracker.js';
 import { ProcJobDetector } from './jobs/proc-jobs.js';
 import { type Fleet, openFleet } from './fleet.js';
 import { parseJsonMappings } from './meters/json-mappings.js';
+import { MeterWindows } from './meters/meter-windows.js';
+import { simMeterInfo, simMeterReadings } from './sources/sim-meters.js';
 import { MeterListener } from './meters/meter-listener.js';
 import { type MeterKind, MeterRouter } from './meters/meter-router.js';
 import type { JsonMeterMapping } from './meters/parse-mqtt-json.js';
@@ -120,10 +122,18 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
   if (fleet.source !== 'none') {
     const detector = new ProcJobDetector(undefined, config.jobPattern ? new RegExp(config.jobPattern) : undefined);
     const trackers = fleet.hosts.map(() => new JobTracker());
+    // The simulated site's meters (racks, fuel cell, grid) go out on the first host's link, as a meter gateway would.
+    const simMeters = fleet.simulated ? new MeterWindows(config.meterWindowMs) : undefined;
+    if (simMeters) links[0]!.setMeters(simMeterInfo(fleet.hosts.length));
     let tick = 0;
     jobScan = setInterval(() => {
       const now = deps.now();
       const reportWork = tick++ % 10 === 0; // simulated applications report their counters every 10 s
+      if (simMeters) {
+        const watts = fleet.hosts.map((h) => h.read(now).reduce((a, g) => a + (g.power_w ?? 0), 0));
+        for (const r of simMeterReadings(watts)) simMeters.add(r, now);
+        for (const { meter, body } of simMeters.takeDue(now)) links[0]!.publishMeterWindow(meter, body);
+      }
       fleet.hosts.forEach((h, i) => {
         if (reportWork) for (const w of h.work?.(now) ?? []) links[i]!.publishWork(w.job, now, w.totals);
         const changes = h.jobs ? trackers[i]!.update(h.jobs(now), now) : detector.scan(h.read(now), now);

@@ -23,6 +23,8 @@ export interface ServerConfig {
   /** IANA time zone in which "a day" is counted for efficiency reports. */
   readonly timeZone: string;
   readonly store: 'duckdb' | 'victoriametrics';
+  /** The site file; empty when none. */
+  readonly siteConfig: string;
   readonly victoriaUrl: string;
 }
 
@@ -47,6 +49,7 @@ export function serverConfig(v: Values): ServerConfig {
     rollupRetentionDays: v.get('server.rollup_retention_days') as number,
     timeZone: v.get('server.time_zone') as string,
     store: v.get('server.store') as ServerConfig['store'],
+    siteConfig: v.get('server.site_config') as string,
     victoriaUrl: v.get('server.victoria_url') as string,
   });
 }

@@ -6,6 +6,7 @@
 import type { ServerConfig } from './config.js';
 import { AdminSocket, adminSocketPath } from './admin/admin-socket.js';
 import { EmbeddedBroker } from './broker.js';
+import { Facility, loadSiteConfig } from './facility.js';
 import { DeliveryLedger } from './core/delivery.js';
 import { LiveState } from './core/live-state.js';
 import { RejectLog } from './core/reject-log.js';
@@ -46,6 +47,8 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   };
 
   try {
+    // The site file is read before anything starts: its problems stop the start, all of them listed.
+    const site = config.siteConfig ? loadSiteConfig(config.siteConfig) : undefined;
     const ledger = new DeliveryLedger();
     // REST job events wait for their commit before they answer (rest-jobs.ts); the ledger sees every commit as before.
     const commits = new CommitWatch(ledger);
@@ -102,6 +105,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
       await mqtt.stop();
     });
 
+    const facility = site ? new Facility(site, config.timeZone, store) : undefined;
     const storeStatus = () => {
       const st = store.stats(now());
       return { degraded: st.degraded, reason: st.last_error };
@@ -130,11 +134,18 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
             throw err instanceof RangeError ? new HttpError(400, 'bad series query', [`${err.message} (at most ${MAX_BUCKETS} buckets)`]) : err;
           });
         },
-        '/api/v1/jobs': (url) => {
+        '/api/v1/jobs': async (url) => {
           const parsed = parseJobsParams(url.searchParams, now());
           if (!parsed.ok) throw new HttpError(400, 'bad jobs query', parsed.problems);
           const { filter, offset, limit } = parsed.value;
-          return queryJobs(store, filter, { offset, limit }, now());
+          const page = await queryJobs(store, filter, { offset, limit }, now());
+          return facility ? facility.priceJobs(page, filter.from, filter.to) : page;
+        },
+        '/api/v1/facility': async (url) => {
+          if (!facility) return { configured: false, reason: 'no site file: start the server with --site-config site.yaml' };
+          const parsed = parseJobsParams(url.searchParams, now());
+          if (!parsed.ok) throw new HttpError(400, 'bad facility query', parsed.problems);
+          return { configured: true, time_zone: config.timeZone, from: parsed.value.filter.from, to: parsed.value.filter.to, ...(await facility.report(parsed.value.filter.from, parsed.value.filter.to)) };
         },
         '/api/v1/efficiency': async (url) => {
           const parsed = parseEfficiencyParams(url.searchParams, now());

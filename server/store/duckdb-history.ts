@@ -8,7 +8,7 @@ import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { ROLLUP_MS } from '../core/rollup.js';
 import type { MemberBucket, SeriesMetric } from '../core/series.js';
 import { RAW_COLUMNS, rollupViewSql } from './duckdb-rollup-sql.js';
-import { type BucketRequest, type JobFilter, type JobRecord, type LedgerTotal, type MemberSelector, memberName } from './store.js';
+import { type BucketRequest, type JobFilter, type JobRecord, type LedgerTotal, type MemberSelector, type QuarterEnergy, memberName } from './store.js';
 
 /** A job's start or end event as stored. */
 export interface JobEventRow {
@@ -160,6 +160,16 @@ export class DuckDbHistory {
       out.set(r.job as string, sum);
     }
     return out;
+  }
+
+  async facilityEnergy(q: { from: number; to: number }): Promise<{ meters: QuarterEnergy[]; hosts: QuarterEnergy[] }> {
+    const read = async (sql: string) =>
+      (await this.conn.runAndReadAll(sql, [q.from, q.to])).getRowObjectsJS().map((r) => ({ name: r.name as string, t: Number(r.t), energy_j: Number(r.e) }));
+    // Meter energy from mean power: signed, so a source that exports reads negative; counters differ by vendor and reset.
+    const meters = await read(`SELECT host || '/' || meter AS name, (ts_ms // 900000) * 900000 AS t, sum(power_mean_w * window_ms) / 1000 AS e
+      FROM meter_windows WHERE ts_ms >= $1 AND ts_ms < $2 AND power_mean_w IS NOT NULL GROUP BY ALL`);
+    const hosts = await read(`SELECT site || '/' || host AS name, t_ms AS t, sum(energy_j) AS e FROM energy_ledger WHERE t_ms >= $1 AND t_ms < $2 GROUP BY ALL`);
+    return { meters, hosts };
   }
 
   /** Every job event in time order, for the ledger's spans at start. */

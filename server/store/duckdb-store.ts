@@ -25,7 +25,7 @@ import { RollupWriter } from './duckdb-rollups.js';
 import { migrate } from './duckdb-schema.js';
 import { STAGING_TABLES, upsertDelivery } from './duckdb-tables.js';
 import {
-  type BucketRequest, type CommitHooks, type HistoryReader, type JobFilter, type JobRecord, type LedgerTotal, type MemberSelector, type StoreStats, type StoredItem, type WindowStore, settlement,
+  type BucketRequest, type CommitHooks, type HistoryReader, type JobFilter, type JobRecord, type LedgerTotal, type MemberSelector, type QuarterEnergy, type StoreStats, type StoredItem, type WindowStore, settlement,
 } from './store.js';
 import { WriteBuffer } from './write-buffer.js';
 
@@ -222,6 +222,11 @@ export class DuckDbStore implements WindowStore, HistoryReader {
   jobs(filter: JobFilter): Promise<JobRecord[]> {
     if (!this.history) return Promise.reject(new Error('store not started'));
     return this.history.jobs(filter, this.opts.now());
+  }
+
+  facilityEnergy(q: { from: number; to: number }): Promise<{ meters: QuarterEnergy[]; hosts: QuarterEnergy[] }> {
+    if (!this.history) return Promise.reject(new Error('store not started'));
+    return this.history.facilityEnergy(q);
   }
 
   work(jobs: readonly string[]): Promise<Map<string, Record<string, number>>> {

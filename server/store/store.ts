@@ -5,7 +5,10 @@
  */
 import type { GpuWindow, JobEvent, MeterWindow, WorkReport } from '../../protocol/payloads.js';
 import type { DeliveryRow, StreamKey } from '../core/delivery.js';
+import type { QuarterEnergy } from '../core/facility.js';
 import type { MemberBucket, SeriesMetric } from '../core/series.js';
+
+export type { QuarterEnergy } from '../core/facility.js';
 
 /** A message accepted for storage, with (site, host, stream, boot_id): the delivery stream it belongs to. */
 export type StoredItem =
@@ -104,6 +107,11 @@ export interface HistoryReader {
   jobGpus(job: string, now: number): Promise<MemberSelector[]>;
   /** Jobs that ran at some time in [from, to), newest start first, from their events. */
   jobs(filter: JobFilter): Promise<JobRecord[]>;
+  /**
+   * Energy per quarter hour starting in [from, to): of each meter stream (`host/meter`, from mean
+   * power, signed) and of each host's GPUs (from the ledger: jobs, idle and unattributed together).
+   */
+  facilityEnergy(q: { from: number; to: number }): Promise<{ meters: QuarterEnergy[]; hosts: QuarterEnergy[] }>;
   /** The work each job reported, per counter: the latest cumulative total of each reporting host, summed. */
   work(jobs: readonly string[]): Promise<Map<string, Record<string, number>>>;
   /**

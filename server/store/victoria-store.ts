@@ -28,7 +28,7 @@ import type { MemberBucket } from '../core/series.js';
 import { WindowEnergy } from '../core/window-energy.js';
 import { windowEnergies } from './duckdb-batch.js';
 import { DuckDbStore } from './duckdb-store.js';
-import type { BucketRequest, CommitHooks, HistoryReader, JobFilter, JobRecord, LedgerTotal, MemberSelector, StoreStats, StoredItem, WindowStore } from './store.js';
+import type { BucketRequest, CommitHooks, HistoryReader, JobFilter, JobRecord, LedgerTotal, MemberSelector, QuarterEnergy, StoreStats, StoredItem, WindowStore } from './store.js';
 import { itemRows } from './store.js';
 import { VictoriaHistory } from './victoria-history.js';
 import { windowLines } from './victoria-lines.js';
@@ -311,6 +311,10 @@ export class VictoriaStore implements WindowStore, HistoryReader {
 
   work(jobs: readonly string[]): Promise<Map<string, Record<string, number>>> {
     return this.inner.work(jobs);
+  }
+
+  facilityEnergy(q: { from: number; to: number }): Promise<{ meters: QuarterEnergy[]; hosts: QuarterEnergy[] }> {
+    return this.inner.facilityEnergy(q);
   }
 
   /** The ledger lives in the inner DuckDB, which sees every GPU window once it is durable here. */

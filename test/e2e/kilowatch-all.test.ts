@@ -81,6 +81,23 @@ describe('kilowatch all', () => {
     expect(eff.rows.every((r: any) => r.kwh >= 0 && r.method !== undefined)).toBe(true);
   });
 
+  it('runs the demo site: rack meters with overhead, a grid and a fuel cell, and priced jobs', async () => {
+    expect(kw.output()).toContain('using the demo site file');
+    // Meter windows are 10 s long: the first ones close 10 s after the start.
+    const facility = await eventually(async () => {
+      const f = await getJson(`${kw.httpUrl}/api/v1/facility`);
+      return f.groups?.every((g: any) => g.meter_energy_j > 0) && f.by_source.grid.energy_j > 0 ? f : undefined;
+    }, 30_000, 1000);
+    expect(facility.groups.map((g: any) => [g.name, g.kind, g.hosts])).toEqual([['hall-1', 'row', 8], ['rack-0', 'rack', 4], ['rack-1', 'rack', 4]]);
+    for (const g of facility.groups) expect(g.meter_to_gpu).toBeGreaterThan(1); // the racks' meters read host and cooling overhead on top
+    expect(Object.keys(facility.by_source)).toEqual(['grid', 'fuel cell']);
+    expect(facility.cost).toBeGreaterThan(0);
+    expect(facility.carbon_g).toBeGreaterThan(0);
+    const jobs = await getJson(`${kw.httpUrl}/api/v1/jobs?limit=500`);
+    expect(jobs.currency).toBe('EUR');
+    expect(jobs.jobs.some((j: any) => j.cost > 0 && j.carbon_g > 0)).toBe(true);
+  }, 40_000);
+
   it('streams the schema, the history, then live deltas over the WebSocket', async () => {
     const ws = new WebSocket(`${kw.httpUrl!.replace('http', 'ws')}/api/v1/live`);
     const messages: ServerMessage[] = [];

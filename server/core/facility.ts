@@ -1,0 +1,109 @@
+/**
+ * The facility view of a range (ARCHITECTURE.md §4, "Per group" and "Per
+ * power source"): each group's GPU energy next to what its meters measured,
+ * the overhead between them and their ratio; the site's energy priced and
+ * weighed by the source mix; and each month's peak 15-minute demand. Pure:
+ * quarter-hour energies and the site file in, the report out.
+ */
+import { QUARTER_MS, costAndCarbon, type CostCarbon, monthlyPeaks } from './power-sources.js';
+import type { GroupConfig, SiteConfig } from './site-config.js';
+
+export interface QuarterEnergy {
+  name: string;
+  t: number;
+  energy_j: number;
+}
+
+export interface GroupReport {
+  name: string;
+  kind: string;
+  parent: string | null;
+  hosts: number;
+  gpu_energy_j: number;
+  /** Null when no meter measures the group (or its children). */
+  meter_energy_j: number | null;
+  overhead_j: number | null;
+  /** Meter energy over GPU energy: 1.4 means 40 % on top of the GPUs (hosts, cooling, conversion). */
+  meter_to_gpu: number | null;
+}
+
+export interface FacilityReport {
+  groups: GroupReport[];
+  energy_j: number;
+  currency: string;
+  cost: number;
+  carbon_g: number;
+  by_source: CostCarbon['by_source'];
+  peaks: { month: string; peak_kw: number; at: number }[];
+  /** What the peak is computed from: the metered grid supply, else the GPUs. */
+  peak_basis: 'grid meters' | 'gpu power';
+}
+
+/** A group's own hosts and meters plus those of every group below it. */
+function members(g: GroupConfig, all: readonly GroupConfig[], seen = new Set<string>()): { hosts: Set<string>; meters: Set<string> } {
+  const hosts = new Set(g.hosts);
+  const meters = new Set(g.meters);
+  seen.add(g.name);
+  for (const child of all.filter((c) => c.parent === g.name && !seen.has(c.name))) {
+    const m = members(child, all, seen);
+    m.hosts.forEach((h) => hosts.add(h));
+    // A group with its own meters is measured by them; otherwise its children's meters add up.
+    if (g.meters.length === 0) m.meters.forEach((x) => meters.add(x));
+  }
+  return { hosts, meters };
+}
+
+/** `site/host` names match a configured `host` or `site/host`. */
+const hostMatches = (configured: ReadonlySet<string>, name: string) => configured.has(name) || configured.has(name.slice(name.indexOf('/') + 1));
+
+const sumBy = (rows: readonly QuarterEnergy[], keep: (name: string) => boolean) => rows.reduce((a, r) => (keep(r.name) ? a + r.energy_j : a), 0);
+
+/** `until`: the end of the range; a quarter hour not over by then is left out of the peaks (its average is not known yet). */
+export function facilityReport(site: SiteConfig, energy: { meters: readonly QuarterEnergy[]; hosts: readonly QuarterEnergy[] }, timeZone: string, until: number): FacilityReport {
+  const groups = site.groups.map((g): GroupReport => {
+    const m = members(g, site.groups);
+    const gpu = sumBy(energy.hosts, (n) => hostMatches(m.hosts, n));
+    const meter = m.meters.size > 0 ? sumBy(energy.meters, (n) => m.meters.has(n)) : null;
+    return {
+      name: g.name, kind: g.kind, parent: g.parent ?? null, hosts: m.hosts.size,
+      gpu_energy_j: gpu,
+      meter_energy_j: meter,
+      overhead_j: meter === null ? null : meter - gpu,
+      meter_to_gpu: meter === null || gpu <= 0 ? null : meter / gpu,
+    };
+  });
+  const byQuarter = (rows: readonly QuarterEnergy[], keep: (name: string) => boolean) => {
+    const out = new Map<number, number>();
+    for (const r of rows) if (keep(r.name)) out.set(r.t, (out.get(r.t) ?? 0) + r.energy_j);
+    return out;
+  };
+  const siteEnergy = byQuarter(energy.hosts, () => true);
+  const priced = costAndCarbon(siteEnergy, site.sources, meteredBySource(site, energy.meters), timeZone);
+  const gridMeters = new Set(site.sources.filter((s) => s.kind === 'grid' && s.meter).map((s) => s.meter!));
+  const demand = gridMeters.size > 0 ? byQuarter(energy.meters, (n) => gridMeters.has(n)) : siteEnergy;
+  const quarters = [...demand].filter(([t]) => t + QUARTER_MS <= until).map(([t, j]) => ({ t, mean_w: j / (QUARTER_MS / 1000) }));
+  return {
+    groups,
+    energy_j: [...siteEnergy.values()].reduce((a, b) => a + b, 0),
+    currency: site.currency,
+    cost: priced.cost,
+    carbon_g: priced.carbon_g,
+    by_source: priced.by_source,
+    peaks: monthlyPeaks(quarters, timeZone),
+    peak_basis: gridMeters.size > 0 ? 'grid meters' : 'gpu power',
+  };
+}
+
+/** The metered energy of each source per quarter hour, for pricing a job's own quarters. */
+export function meteredBySource(site: SiteConfig, meters: readonly QuarterEnergy[]): (t: number) => Map<string, number> {
+  const sourceMeters = new Map(site.sources.filter((s) => s.meter).map((s) => [s.meter!, s.name]));
+  const byQuarter = new Map<number, Map<string, number>>();
+  for (const r of meters) {
+    const source = sourceMeters.get(r.name);
+    if (!source) continue;
+    const q = byQuarter.get(r.t) ?? new Map<string, number>();
+    q.set(source, (q.get(source) ?? 0) + r.energy_j);
+    byQuarter.set(r.t, q);
+  }
+  return (t) => byQuarter.get(t) ?? new Map();
+}
