@@ -7,6 +7,7 @@
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { ROLLUP_MS } from '../core/rollup.js';
 import type { MemberBucket, SeriesMetric } from '../core/series.js';
+import { LEDGER_BUCKET_MS } from '../core/ledger.js';
 import { RAW_COLUMNS, rollupViewSql } from './duckdb-rollup-sql.js';
 import { type BucketRequest, type JobFilter, type JobRecord, type LedgerTotal, type MemberSelector, type QuarterEnergy, memberName } from './store.js';
 
@@ -136,11 +137,12 @@ export class DuckDbHistory {
   async ledger(q: { from: number; to: number; jobs?: readonly string[]; byTime: boolean }): Promise<LedgerTotal[]> {
     const params: DuckDBValue[] = [q.from, q.to];
     const jobs = q.jobs ? ` AND job IN (${q.jobs.map((j) => `$${params.push(j)}`).join(', ') || "''"})` : '';
+    // Ledger rows are quarter hours: the one holding `from` counts whole (resolution: 15 minutes).
     const t = q.byTime ? 't_ms' : '$1';
     const rows = (await this.conn.runAndReadAll(
       `SELECT category, job, ${t} AS t, sum(energy_j) AS energy_j, sum(allocated_idle_j) AS allocated_idle_j, sum(gpu_ms) AS gpu_ms,
          sum(allocated_idle_ms) AS allocated_idle_ms, sum(counter_j) AS counter_j
-       FROM energy_ledger WHERE t_ms >= $1 AND t_ms < $2${jobs} GROUP BY category, job${q.byTime ? ', t_ms' : ''}`, params)).getRowObjectsJS();
+       FROM energy_ledger WHERE t_ms >= $1 - ($1 % ${LEDGER_BUCKET_MS}) AND t_ms < $2${jobs} GROUP BY category, job${q.byTime ? ', t_ms' : ''}`, params)).getRowObjectsJS();
     return rows.map((r) => ({
       category: r.category as LedgerTotal['category'], job: r.job as string, t: Number(r.t),
       energy_j: Number(r.energy_j), allocated_idle_j: Number(r.allocated_idle_j), gpu_ms: Number(r.gpu_ms),
