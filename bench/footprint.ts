@@ -12,6 +12,9 @@ import { join, resolve } from 'node:path';
 import { freePort } from './mosquitto.js';
 import { cpuSeconds } from './proc.js';
 
+/** Measured after this long; KW_BENCH_FOOTPRINT_WARM_MS overrides. */
+const WARM_UP_MS = Number(process.env.KW_BENCH_FOOTPRINT_WARM_MS ?? 30_000);
+
 const ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/kilowatch.js');
 
@@ -58,7 +61,9 @@ export async function footprint(seconds: number): Promise<Footprint[]> {
     ];
     for (const [source, args, env] of runs) {
       const c = await start(['collector', '--broker', `mqtt://127.0.0.1:${mqttPort}`, '--sample-ms', '100', ...args], /collector: /, env);
-      await new Promise((r) => setTimeout(r, 3000)); // start-up (module loading, JIT) is not the steady state
+      // Start-up is not the steady state: module loading, JIT, and each NVML worker isolate's one-time
+      // garbage clean-up about 8 s in (worth 0.8 points of a core over a 20 s window).
+      await new Promise((r) => setTimeout(r, WARM_UP_MS));
       const cpu0 = cpuSeconds(c.pid!);
       const t0 = Date.now();
       await new Promise((r) => setTimeout(r, seconds * 1000));

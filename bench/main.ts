@@ -129,7 +129,7 @@ async function main(): Promise<void> {
     `Measured ${date} on ${machine()}, by \`npm run bench\`. The load generator, Mosquitto and the`,
     'consumer share this machine, so every figure stands next to a ceiling measured in the same run.',
     `Medians of ${REPEATS} runs of ${STEP_SECONDS} s each. "Kept up": at least 97 % of what was published had arrived 1 s after the generator stopped (flat lag).`,
-    `Footprint rows: one run of ${FOOTPRINT_SECONDS} s after 3 s of warm-up, CPU and RSS read from /proc.`,
+    `Footprint rows: one run of ${FOOTPRINT_SECONDS} s after ${Number(process.env.KW_BENCH_FOOTPRINT_WARM_MS ?? 30_000) / 1000} s of warm-up (the steady state of a long-running collector), CPU and RSS read from /proc.`,
     '',
     '| row | measure | kilowatch | ceiling / peer | ratio | goal |',
     '|---|---|---|---|---|---|',
