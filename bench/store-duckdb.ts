@@ -14,6 +14,7 @@ import { rmSync, statSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { GpuWindow } from '../protocol/payloads.js';
 import { DeliveryLedger } from '../server/core/delivery.js';
@@ -39,6 +40,8 @@ function windows(hosts: number, seconds: number): { host: string; w: GpuWindow }
 const dir = (name: string) => mkdtempSync(join(tmpdir(), `kilowatch-bench-${name}-`));
 
 export interface AppendResult {
+  /** The longest the event loop was blocked while the store wrote, ms. */
+  maxEventLoopDelayMs: number;
   kilowatchRowsPerSecond: number;
   bareRowsPerSecond: number;
   bytesPerSample: number;
@@ -54,6 +57,8 @@ export async function duckdbAppend(hosts = 1000, seconds = 120): Promise<AppendR
   const ledger = new DeliveryLedger();
   const store = new DuckDbStore({ dataDir: kwDir, flushMs: 3_600_000, maxPendingRows: 10_000_000, memoryLimit: '2GB', now: () => T0, hooks: ledger, threads: 1 });
   await store.start();
+  const delay = monitorEventLoopDelay({ resolution: 5 });
+  delay.enable();
   let t = performance.now();
   for (let i = 0; i < data.length; i++) {
     const { host, w } = data[i]!;
@@ -63,6 +68,7 @@ export async function duckdbAppend(hosts = 1000, seconds = 120): Promise<AppendR
   }
   await store.flush();
   const kwSeconds = (performance.now() - t) / 1000;
+  delay.disable();
   await store.stop();
   const db = await DuckDBInstance.create(join(kwDir, 'kilowatch.duckdb'));
   const c = await db.connect();
@@ -91,7 +97,7 @@ export async function duckdbAppend(hosts = 1000, seconds = 120): Promise<AppendR
   bare.closeSync();
   rmSync(kwDir, { recursive: true, force: true });
   rmSync(bareDir, { recursive: true, force: true });
-  return { kilowatchRowsPerSecond: rows / kwSeconds, bareRowsPerSecond: rows / bareSeconds, bytesPerSample: bytes / rows, rows };
+  return { maxEventLoopDelayMs: delay.max / 1e6, kilowatchRowsPerSecond: rows / kwSeconds, bareRowsPerSecond: rows / bareSeconds, bytesPerSample: bytes / rows, rows };
 }
 
 export interface QueryResult {

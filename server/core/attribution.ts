@@ -89,6 +89,19 @@ export function splitWindow(w: WindowEnergyIn, spans: readonly JobSpan[], opts: 
   if (length <= 0 || w.energy_j === 0) return out;
   const density = w.energy_j / length;
 
+  // Fast path, the common case: no job starts or ends in [from, end), so one job set holds throughout.
+  if (!spans.some((s) => (s.from > from && s.from < end) || (s.to > from && s.to < end))) {
+    const jobs = spans.filter((s) => s.from < end && s.to > from).map((s) => s.job);
+    if (jobs.length === 0) {
+      out.idle_j = w.energy_j;
+      return out;
+    }
+    if (jobs.length === 1) {
+      const idle = w.util_pct !== undefined && w.util_pct < opts.idleUtilPct;
+      out.jobs.set(jobs[0]!, { energy_j: w.energy_j, allocated_idle_j: idle ? w.energy_j : 0, gpu_ms: length, allocated_idle_ms: idle ? length : 0 });
+      return out;
+    }
+  }
   // A gap whose job set changes cannot be placed.
   let start = from;
   if (from < w.ts) {

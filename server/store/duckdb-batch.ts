@@ -14,6 +14,9 @@ import type { StoredItem } from './store.js';
 
 type GpuItem = Extract<StoredItem, { kind: 'gpu' }>;
 
+/** Items appended between two yields to the event loop: about 5-10 ms of work on this machine. */
+const YIELD_EVERY = 500;
+
 /** The energy of every GPU of a window, in the order of window.gpus. */
 export function windowEnergies(item: GpuItem, energy: WindowEnergy): WindowEnergyResult[] {
   const { site, host } = item.key;
@@ -44,7 +47,13 @@ export async function appendBatch(conn: DuckDBConnection, batch: readonly Stored
     ledger.jobEvent(item.key.site, item.key.host, item.event);
   }
   const deltas: LedgerDelta[] = [];
+  let sinceYield = 0;
   for (const item of batch) {
+    // A large batch is thousands of windows of synchronous work: let MQTT and HTTP in between.
+    if (++sinceYield >= YIELD_EVERY) {
+      sinceYield = 0;
+      await new Promise((r) => setImmediate(r));
+    }
     if (item.kind === 'meter') rows += appendMeterWindow(await appender('meter_windows'), item);
     if (item.kind === 'work') rows += appendWorkReport(await appender('work_reports'), item);
     if (item.kind !== 'gpu') continue;
