@@ -26,6 +26,8 @@ export async function compareStoreWithRecord(recordFile: string, duckdbFile: str
   const produced = new Map<string, RecordLine>();
   const dropped = new Set<string>();
   for (const l of lines) {
+    // The record holds every spooled stream (gpu, job, meter/<id>); the store's GPU windows are the gpu stream's.
+    if (l.stream !== 'gpu') continue;
     if (l.dropped) for (let q = l.dropped[0]; q <= l.dropped[1]; q++) dropped.add(`${l.host}/${l.boot_id}/${q}`);
     else produced.set(`${l.host}/${l.boot_id}/${l.seq}`, l);
   }
