@@ -38,13 +38,14 @@ describe('ledger across a server SIGKILL', () => {
     let srv = await server();
     procs.push(srv);
     const collector = await startKilowatch(
-      ['collector', '--broker', `mqtt://127.0.0.1:${mqttPort}`, '--hosts', '2', '--gpus', '4', '--spool-dir', join(dir, 'spool'), '--ack-timeout-ms', '3000', '--shutdown-wait-ms', '8000'],
+      ['collector', '--broker', `mqtt://127.0.0.1:${mqttPort}`, '--hosts', '4', '--gpus', '4', '--spool-dir', join(dir, 'spool'), '--ack-timeout-ms', '3000', '--shutdown-wait-ms', '8000'],
       /SIMULATED fleet/,
     );
     procs.push(collector);
     const running = await eventually(async () => {
       const page = await getJson(`http://127.0.0.1:${port}/api/v1/jobs`);
-      return page.jobs.filter((j: any) => j.end === undefined && j.energy_j > 0).length >= 2 ? page : undefined;
+      // The seeded mix gives a GPU pair a job 3 times in 4: with 8 pairs, jobs run in every 5-minute epoch.
+      return page.jobs.filter((j: any) => j.end === undefined && j.energy_j > 0).length >= 1 ? page : undefined;
     }, 20_000);
     await sleep(3000);
     await srv.stop('SIGKILL');
@@ -60,7 +61,7 @@ describe('ledger across a server SIGKILL', () => {
     const perGpu = await rows(file, `SELECT w.host, w.gpu_id, w.e AS windows_j, l.e AS ledger_j FROM
       (SELECT host, gpu_id, sum(energy_j) AS e FROM gpu_windows GROUP BY ALL) w
       JOIN (SELECT host, gpu_id, sum(energy_j) AS e FROM energy_ledger GROUP BY ALL) l USING (host, gpu_id)`);
-    expect(perGpu).toHaveLength(8);
+    expect(perGpu).toHaveLength(16);
     for (const g of perGpu) expect(Math.abs(Number(g.ledger_j) - Number(g.windows_j))).toBeLessThanOrEqual(1e-6 * Number(g.windows_j));
 
     // Per job: a replay of the stored windows and job events in time order.
