@@ -34,6 +34,11 @@ export interface LedgerDelta {
   allocated_idle_ms: number;
   /** The part of energy_j that came from counter differences; the rest from integrals. */
   counter_j: number;
+  /** Utilization x GPU time (%·ms) over the GPU time whose utilization is known, for a mean. */
+  util_ms: number;
+  util_known_ms: number;
+  /** The GPU's highest window power in the quarter hour (the edge's per-sample max), W. */
+  power_max_w: number | null;
 }
 
 export type EnergyMethod = 'counter' | 'integral' | 'mixed';
@@ -89,9 +94,14 @@ export class EnergyLedger {
         this.spans.get(energyKey(site, host, g.id)) ?? [],
         this.opts,
       );
+      const util = g.util_pct?.mean;
       const add = (category: LedgerCategory, job: string, energy: number, idleJ = 0, ms = 0, idleMs = 0) => {
         if (energy !== 0 || ms !== 0) {
-          out.push({ category, t: w.ts - (w.ts % LEDGER_BUCKET_MS), job, site, host, gpu: g.id, energy_j: energy, allocated_idle_j: idleJ, gpu_ms: ms, allocated_idle_ms: idleMs, counter_j: counter ? energy : 0 });
+          out.push({
+            category, t: w.ts - (w.ts % LEDGER_BUCKET_MS), job, site, host, gpu: g.id, energy_j: energy, allocated_idle_j: idleJ, gpu_ms: ms,
+            allocated_idle_ms: idleMs, counter_j: counter ? energy : 0, util_ms: util === undefined ? 0 : util * ms, util_known_ms: util === undefined ? 0 : ms,
+            power_max_w: g.power_w?.max ?? null,
+          });
         }
       };
       for (const [job, p] of split.jobs) add('job', job, p.energy_j, p.allocated_idle_j, p.gpu_ms, p.allocated_idle_ms);
@@ -115,6 +125,9 @@ export function foldDeltas(deltas: readonly LedgerDelta[]): LedgerDelta[] {
       have.gpu_ms += d.gpu_ms;
       have.allocated_idle_ms += d.allocated_idle_ms;
       have.counter_j += d.counter_j;
+      have.util_ms += d.util_ms;
+      have.util_known_ms += d.util_known_ms;
+      if (d.power_max_w !== null && (have.power_max_w === null || d.power_max_w > have.power_max_w)) have.power_max_w = d.power_max_w;
     }
   }
   return [...byKey.values()];

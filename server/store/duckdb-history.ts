@@ -139,14 +139,22 @@ export class DuckDbHistory {
     const jobs = q.jobs ? ` AND job IN (${q.jobs.map((j) => `$${params.push(j)}`).join(', ') || "''"})` : '';
     // Ledger rows are quarter hours: the one holding `from` counts whole (resolution: 15 minutes).
     const t = q.byTime ? 't_ms' : '$1';
+    // Per GPU and quarter first (a quarter holds several batches' rows), then the job's GPUs summed per quarter for its peak.
     const rows = (await this.conn.runAndReadAll(
-      `SELECT category, job, ${t} AS t, sum(energy_j) AS energy_j, sum(allocated_idle_j) AS allocated_idle_j, sum(gpu_ms) AS gpu_ms,
-         sum(allocated_idle_ms) AS allocated_idle_ms, sum(counter_j) AS counter_j
-       FROM energy_ledger WHERE t_ms >= $1 - ($1 % ${LEDGER_BUCKET_MS}) AND t_ms < $2${jobs} GROUP BY category, job${q.byTime ? ', t_ms' : ''}`, params)).getRowObjectsJS();
+      `WITH g AS (
+         SELECT category, job, t_ms, sum(energy_j) AS e, sum(allocated_idle_j) AS ij, sum(gpu_ms) AS ms, sum(allocated_idle_ms) AS ims,
+           sum(counter_j) AS cj, sum(util_ms) AS um, sum(util_known_ms) AS ukm, max(power_max_w) AS pmax
+         FROM energy_ledger WHERE t_ms >= $1 - ($1 % ${LEDGER_BUCKET_MS}) AND t_ms < $2${jobs} GROUP BY category, job, t_ms, site, host, gpu_id),
+       q AS (SELECT category, job, t_ms, sum(e) AS e, sum(ij) AS ij, sum(ms) AS ms, sum(ims) AS ims, sum(cj) AS cj, sum(um) AS um, sum(ukm) AS ukm, sum(pmax) AS peak
+         FROM g GROUP BY category, job, t_ms)
+       SELECT category, job, ${t} AS t, sum(e) AS energy_j, sum(ij) AS allocated_idle_j, sum(ms) AS gpu_ms, sum(ims) AS allocated_idle_ms,
+         sum(cj) AS counter_j, sum(um) AS util_ms, sum(ukm) AS util_known_ms, max(peak) AS peak_w
+       FROM q GROUP BY category, job${q.byTime ? ', t_ms' : ''}`, params)).getRowObjectsJS();
     return rows.map((r) => ({
       category: r.category as LedgerTotal['category'], job: r.job as string, t: Number(r.t),
       energy_j: Number(r.energy_j), allocated_idle_j: Number(r.allocated_idle_j), gpu_ms: Number(r.gpu_ms),
       allocated_idle_ms: Number(r.allocated_idle_ms), counter_j: Number(r.counter_j),
+      util_ms: Number(r.util_ms ?? 0), util_known_ms: Number(r.util_known_ms ?? 0), peak_w: r.peak_w === null ? null : Number(r.peak_w),
     }));
   }
 

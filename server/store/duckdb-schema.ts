@@ -64,6 +64,12 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     // Cumulative work totals reported by applications (topic work/<job>), JSON name -> count.
     `CREATE TABLE work_reports (site VARCHAR NOT NULL, host VARCHAR NOT NULL, job VARCHAR NOT NULL, ts_ms BIGINT NOT NULL, totals VARCHAR NOT NULL, received_ms BIGINT NOT NULL)`,
   ],
+  // 5: what a job's mean utilization and peak power are read from.
+  [
+    'ALTER TABLE energy_ledger ADD COLUMN util_ms DOUBLE DEFAULT 0',
+    'ALTER TABLE energy_ledger ADD COLUMN util_known_ms BIGINT DEFAULT 0',
+    'ALTER TABLE energy_ledger ADD COLUMN power_max_w DOUBLE',
+  ],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -218,6 +218,9 @@ export function appendLedgerDelta(a: DuckDBAppender, d: LedgerDelta): void {
   a.appendBigInt(BigInt(Math.round(d.gpu_ms)));
   a.appendBigInt(BigInt(Math.round(d.allocated_idle_ms)));
   a.appendDouble(d.counter_j);
+  a.appendDouble(d.util_ms);
+  a.appendBigInt(BigInt(Math.round(d.util_known_ms)));
+  appendNumber(a, d.power_max_w ?? undefined);
   a.endRow();
 }
 

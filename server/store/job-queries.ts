@@ -19,6 +19,11 @@ export interface JobEnergy extends JobRecord {
   allocated_idle_j: number;
   allocated_idle_share: number;
   gpu_hours: number;
+  /** Energy over the job's time in the range, W. */
+  mean_power_w: number | null;
+  /** Upper bound of its peak: the highest quarter-hour sum of its GPUs' window maxima, W. */
+  peak_power_w: number | null;
+  mean_util_pct: number | null;
   /** Work the job reported (cumulative counters, e.g. tokens), and joules per unit of each; none without counters. */
   work: Record<string, number>;
   j_per_unit: Record<string, number>;
@@ -44,9 +49,13 @@ function heldMs(job: JobRecord, from: number, to: number, now: number): number {
 function withEnergy(job: JobRecord, total: LedgerTotal | undefined, held: number, work: Record<string, number>): JobEnergy {
   const energy = total?.energy_j ?? 0;
   const gpuMs = total?.gpu_ms ?? 0;
+  const wallMs = job.gpus > 0 ? held / job.gpus : 0;
   return {
     work,
     j_per_unit: perUnit(energy, work),
+    mean_power_w: wallMs > 0 && total ? energy / (wallMs / 1000) : null,
+    peak_power_w: total?.peak_w ?? null,
+    mean_util_pct: total && total.util_known_ms > 0 ? total.util_ms / total.util_known_ms : null,
     ...job,
     energy_j: energy,
     method: total ? methodOf(energy, total.counter_j) : null,
@@ -82,6 +91,7 @@ export interface EfficiencyRow {
   w_per_gpu: number | null;
   allocated_idle_j: number;
   method: EnergyMethod | null;
+  mean_util_pct: number | null;
   /** Joules per unit of work, over the jobs of the group that reported that counter (their energy over their units). */
   j_per_unit: Record<string, number>;
 }
@@ -102,7 +112,7 @@ export async function queryEfficiency(reader: HistoryReader, filter: JobFilter, 
   const jobs = new Map((await reader.jobs(filter)).map((j) => [j.job, j]));
   const totals = await reader.ledger({ from: filter.from, to: filter.to, byTime: by === 'day' });
   const work = await reader.work([...jobs.keys()]);
-  const rows = new Map<string, { jobs: Set<string>; energy: number; gpuMs: number; idle: number; counter: number; units: Map<string, { j: number; n: number }> }>();
+  const rows = new Map<string, { jobs: Set<string>; energy: number; gpuMs: number; idle: number; counter: number; utilMs: number; utilKnown: number; units: Map<string, { j: number; n: number }> }>();
   let idle = 0;
   let unattributed = 0;
   for (const t of totals) {
@@ -112,7 +122,9 @@ export async function queryEfficiency(reader: HistoryReader, filter: JobFilter, 
     if (t.category !== 'job' || !job) continue; // a job outside the filter (user, project, site)
     const key = by === 'day' ? localDay(t.t, timeZone) : by === 'user' ? job.user ?? '(unknown)' : by === 'project' ? job.project ?? '(none)' : job.hosts[0]!.site;
     let r = rows.get(key);
-    if (!r) rows.set(key, (r = { jobs: new Set(), energy: 0, gpuMs: 0, idle: 0, counter: 0, units: new Map() }));
+    if (!r) rows.set(key, (r = { jobs: new Set(), energy: 0, gpuMs: 0, idle: 0, counter: 0, utilMs: 0, utilKnown: 0, units: new Map() }));
+    r.utilMs += t.util_ms;
+    r.utilKnown += t.util_known_ms;
     // A job's work counts once per group; its energy, per quarter hour, adds to the units it reported.
     // Per day there is none: cumulative counters do not say which day the work was done.
     const firstTime = !r.jobs.has(t.job);
@@ -139,6 +151,7 @@ export async function queryEfficiency(reader: HistoryReader, filter: JobFilter, 
         w_per_gpu: r.gpuMs > 0 ? r.energy / (r.gpuMs / 1000) : null,
         allocated_idle_j: r.idle,
         method: r.energy > 0 ? methodOf(r.energy, r.counter) : null,
+        mean_util_pct: r.utilKnown > 0 ? r.utilMs / r.utilKnown : null,
         j_per_unit: Object.fromEntries([...r.units].filter(([, u]) => u.n > 0).map(([k, u]) => [k, u.j / u.n])),
       }))
       .sort((a, b) => a.key.localeCompare(b.key)),

@@ -131,6 +131,10 @@ export interface LedgerTotal {
   gpu_ms: number;
   allocated_idle_ms: number;
   counter_j: number;
+  util_ms: number;
+  util_known_ms: number;
+  /** The highest quarter-hour sum of the job's GPUs' window maxima: an upper bound of its peak, W; null when unknown. */
+  peak_w: number | null;
 }
 
 export interface JobFilter {

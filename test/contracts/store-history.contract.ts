@@ -127,6 +127,9 @@ export function historyContract(engine: () => EngineUnderTest): void {
     close('energy', page.jobs[0]!.energy_j, 120_000);
     expect(page.jobs[0]!.gpu_hours).toBeCloseTo(1200 / 3600, 9);
     expect(page.jobs[0]!.work).toEqual({ tokens: 60_000 }); // the latest cumulative total
+    // GPU a draws 100 W at 50 % utilization while the job holds it, and its 900 W spike at 30 min is inside the job.
+    expect([page.jobs[0]!.peak_power_w, page.jobs[0]!.mean_util_pct]).toEqual([900, 50]);
+    close('mean', page.jobs[0]!.mean_power_w, 100);
     close('energy', page.jobs[0]!.j_per_unit.tokens!, 2);
     expect((await queryJobs(engine().store, { ...filter, user: 'grace' }, { offset: 0, limit: 10 }, T0)).total).toBe(0);
     expect((await queryJobs(engine().store, filter, { offset: 1, limit: 10 }, T0)).jobs).toEqual([]);
