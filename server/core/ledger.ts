@@ -9,7 +9,7 @@
  * `integral_j` from the edge integral or mean power; a job with both is
  * `mixed`. Multi-node jobs: spans are per (site, host, GPU), summed per job.
  */
-import type { GpuWindow, JobEvent } from '../../protocol/payloads.js';
+import type { GpuReading, GpuWindow, JobEvent } from '../../protocol/payloads.js';
 import { type JobSpan, type SplitOptions, splitWindow } from './attribution.js';
 import { type WindowEnergyResult, energyKey } from './window-energy.js';
 
@@ -84,31 +84,55 @@ export class EnergyLedger {
     w.gpus.forEach((g, i) => {
       const e = energies[i];
       if (e?.energy_j === undefined || e.energy_j === 0) return;
-      const counter = e.from === 'counter';
-      const split = splitWindow(
-        {
-          ts: w.ts, window_ms: w.window_ms, energy_j: e.energy_j, from: e.since ?? w.ts,
-          ...(g.util_pct && { util_pct: g.util_pct.mean }),
-          ...(g.processes && { processes: g.processes }),
-        },
-        this.spans.get(energyKey(site, host, g.id)) ?? [],
-        this.opts,
-      );
-      const util = g.util_pct?.mean;
-      const add = (category: LedgerCategory, job: string, energy: number, idleJ = 0, ms = 0, idleMs = 0) => {
-        if (energy !== 0 || ms !== 0) {
-          out.push({
-            category, t: w.ts - (w.ts % LEDGER_BUCKET_MS), job, site, host, gpu: g.id, energy_j: energy, allocated_idle_j: idleJ, gpu_ms: ms,
-            allocated_idle_ms: idleMs, counter_j: counter ? energy : 0, util_ms: util === undefined ? 0 : util * ms, util_known_ms: util === undefined ? 0 : ms,
-            power_max_w: g.power_w?.max ?? null,
-          });
-        }
-      };
-      for (const [job, p] of split.jobs) add('job', job, p.energy_j, p.allocated_idle_j, p.gpu_ms, p.allocated_idle_ms);
-      add('idle', '', split.idle_j);
-      add('unattributed', '', split.unattributed_j);
+      // MIG: instances (readings named `<board>/<instance>`) share the board's power, which only the board reports.
+      const instances = w.gpus.filter((x) => x.id.startsWith(`${g.id}/`));
+      const shares = instances.length > 0 ? this.migShares(site, host, w, instances) : [];
+      const parts = shares.length > 0 ? shares.map(({ reading, share }) => ({ reading, energy: e.energy_j! * share })) : [{ reading: g, energy: e.energy_j }];
+      for (const { reading, energy } of parts) this.attribute(out, site, host, w, reading, g, energy, e);
     });
     return out;
+  }
+
+  /**
+   * How a board's energy divides among its MIG instances in a window: by
+   * each busy instance's utilization when the source reports it, else evenly
+   * among the busy ones (held by a job, or active). No busy instance: [],
+   * and the board's energy is attributed as the board's own.
+   */
+  private migShares(site: string, host: string, w: GpuWindow, instances: readonly GpuReading[]): { reading: GpuReading; share: number }[] {
+    const end = w.ts + w.window_ms;
+    const held = (r: GpuReading) => (this.spans.get(energyKey(site, host, r.id)) ?? []).some((s) => s.from < end && s.to > w.ts);
+    const busy = instances.filter((r) => held(r) || (r.util_pct?.mean ?? 0) > 0);
+    if (busy.length === 0) return [];
+    const total = busy.reduce((a, r) => a + (r.util_pct?.mean ?? 0), 0);
+    return busy.map((r) => ({ reading: r, share: total > 0 ? (r.util_pct?.mean ?? 0) / total : 1 / busy.length }));
+  }
+
+  /** Splits `energy` of `reading` (a GPU, or a MIG instance of `board`) between its jobs, idle and unattributed. */
+  private attribute(out: LedgerDelta[], site: string, host: string, w: GpuWindow, reading: GpuReading, board: GpuReading, energy: number, e: WindowEnergyResult): void {
+    const counter = e.from === 'counter';
+    const split = splitWindow(
+      {
+        ts: w.ts, window_ms: w.window_ms, energy_j: energy, from: e.since ?? w.ts,
+        ...(reading.util_pct && { util_pct: reading.util_pct.mean }),
+        ...(reading.processes && { processes: reading.processes }),
+      },
+      this.spans.get(energyKey(site, host, reading.id)) ?? [],
+      this.opts,
+    );
+    const util = reading.util_pct?.mean;
+    const add = (category: LedgerCategory, job: string, joules: number, idleJ = 0, ms = 0, idleMs = 0) => {
+      if (joules !== 0 || ms !== 0) {
+        out.push({
+          category, t: w.ts - (w.ts % LEDGER_BUCKET_MS), job, site, host, gpu: reading.id, energy_j: joules, allocated_idle_j: idleJ, gpu_ms: ms,
+          allocated_idle_ms: idleMs, counter_j: counter ? joules : 0, util_ms: util === undefined ? 0 : util * ms, util_known_ms: util === undefined ? 0 : ms,
+          power_max_w: board.power_w?.max ?? null,
+        });
+      }
+    };
+    for (const [job, p] of split.jobs) add('job', job, p.energy_j, p.allocated_idle_j, p.gpu_ms, p.allocated_idle_ms);
+    add('idle', '', split.idle_j);
+    add('unattributed', '', split.unattributed_j);
   }
 }
 

@@ -103,6 +103,35 @@ describe('EnergyLedger', () => {
   });
 });
 
+describe('MIG', () => {
+  const board = 'GPU-a100';
+  const gi = (n: number) => `${board}/gi${n}`;
+  const mig = (utils: (number | undefined)[]) =>
+    window(0, [{ id: board, power_w: stat(300), energy_mj: 5e9, window_energy_mj: 300_000 }, ...utils.map((u, n) => ({ id: gi(n + 1), ...(u !== undefined && { util_pct: stat(u) }) }))]);
+
+  it('splits a board\'s energy among its instances by their activity, and conserves it', () => {
+    const ledger = new EnergyLedger({ idleUtilPct: 5 });
+    ledger.jobEvent('dc', 'n1', { job: 'a', event: 'start', ts: 0, gpus: [gi(1)] });
+    ledger.jobEvent('dc', 'n1', { job: 'b', event: 'start', ts: 0, gpus: [gi(2)] });
+    const energy = [{ energy_j: 300, from: 'integral' as const }];
+    const deltas = ledger.window('dc', 'n1', mig([60, 20, 0]), energy);
+    expect(jobTotal(deltas, 'a')).toBeCloseTo(225, 9); // 60 / (60 + 20)
+    expect(jobTotal(deltas, 'b')).toBeCloseTo(75, 9);
+    expect(deltas.reduce((x, d) => x + d.energy_j, 0)).toBeCloseTo(300, 9);
+  });
+
+  it('shares evenly among the busy instances when the source reports no activity, and keeps an idle board\'s energy as idle', () => {
+    const ledger = new EnergyLedger({ idleUtilPct: 5 });
+    ledger.jobEvent('dc', 'n1', { job: 'a', event: 'start', ts: 0, gpus: [gi(1)] });
+    ledger.jobEvent('dc', 'n1', { job: 'b', event: 'start', ts: 0, gpus: [gi(3)] });
+    const energy = [{ energy_j: 300, from: 'integral' as const }];
+    const even = ledger.window('dc', 'n1', mig([undefined, undefined, undefined]), energy);
+    expect([jobTotal(even, 'a'), jobTotal(even, 'b')]).toEqual([150, 150]); // instance 2 holds no job and reports nothing: not busy
+    const quiet = new EnergyLedger({ idleUtilPct: 5 }).window('dc', 'n1', mig([undefined, undefined]), energy);
+    expect(quiet).toMatchObject([{ category: 'idle', gpu: board, energy_j: 300 }]);
+  });
+});
+
 describe('joules per unit of work', () => {
   it('is given per counter above zero, and not at all without counters', () => {
     expect(perUnit(1000, { tokens: 500, samples: 0 })).toEqual({ tokens: 2 });
