@@ -1,0 +1,139 @@
+/**
+ * The HTTP API as the history views read it: the JSON shapes they use and
+ * the URLs they ask, always relative to the page, so the UI talks to its own
+ * server and nothing else. The shapes are written down here rather than
+ * imported from server/, which is Node code; fields the views do not use are
+ * left out, and anything the server may omit is optional.
+ */
+import type { EnergyMethod } from './format-energy.js';
+
+export interface JobRow {
+  job: string;
+  user?: string;
+  project?: string;
+  partition?: string;
+  hosts: { site: string; host: string }[];
+  gpus: number;
+  start: number;
+  /** Absent while the job runs. */
+  end?: number;
+  energy_j: number;
+  /** Null until the ledger holds a window for the job. */
+  method: EnergyMethod | null;
+  coverage: number;
+  allocated_idle_j: number;
+  allocated_idle_share: number;
+  gpu_hours: number;
+  mean_power_w: number | null;
+  /** An upper bound: the highest quarter-hour sum of its GPUs' window maxima. */
+  peak_power_w: number | null;
+  mean_util_pct: number | null;
+  work: Record<string, number>;
+  j_per_unit: Record<string, number>;
+  /** Present when the server runs with a site file. */
+  cost?: number;
+  carbon_g?: number;
+}
+
+export interface JobsPage {
+  total: number;
+  offset: number;
+  limit: number;
+  jobs: JobRow[];
+  currency?: string;
+}
+
+export interface JobDetail extends JobRow {
+  assignments: { site: string; host: string; gpu: string; from: number; to: number | null }[];
+}
+
+export interface GroupRow {
+  name: string;
+  kind: string;
+  parent: string | null;
+  hosts: number;
+  gpu_energy_j: number;
+  meter_energy_j: number | null;
+  overhead_j: number | null;
+  meter_to_gpu: number | null;
+}
+
+export interface SourceTotals {
+  energy_j: number;
+  cost: number;
+  carbon_g: number;
+}
+
+export type FacilityReport =
+  | { configured: false; reason?: string }
+  | {
+      configured: true;
+      time_zone: string;
+      from: number;
+      to: number;
+      groups: GroupRow[];
+      energy_j: number;
+      currency: string;
+      cost: number;
+      carbon_g: number;
+      by_source: Record<string, SourceTotals>;
+      peaks: { month: string; peak_kw: number; at: number }[];
+      peak_basis: string;
+    };
+
+export interface SeriesResult {
+  unit: string;
+  t: number[];
+  values: (number | null)[];
+  coverage: number[];
+  /** Set when the values are bounds rather than measurements (e.g. summed maxima). */
+  bound: string | null;
+  /** How the values were derived, in words. */
+  derived: string;
+  members?: number;
+}
+
+/** An answer other than 2xx, with the server's reason and the problems it listed. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly problems: readonly string[] = [],
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export async function fetchJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+  const res = await fetch(path, { signal, headers: { accept: 'application/json' } });
+  const body: unknown = await res.json().catch(() => null);
+  if (!res.ok) {
+    const b = (body ?? {}) as { error?: unknown; problems?: unknown };
+    const problems = Array.isArray(b.problems) ? b.problems.map(String) : [];
+    throw new ApiError(res.status, typeof b.error === 'string' ? b.error : `HTTP ${res.status}`, problems);
+  }
+  if (body === null || typeof body !== 'object') throw new ApiError(res.status, 'the server answered something that is not JSON');
+  return body as T;
+}
+
+/** Relative (no leading slash), so the UI also works behind a proxy under a path prefix. */
+export function jobsUrl(q: { user?: string; project?: string; offset?: number; limit: number; from?: number; to?: number }): string {
+  const p = new URLSearchParams();
+  // Without a range the server answers the jobs of the last 24 h.
+  if (q.from !== undefined) p.set('from', String(q.from));
+  if (q.to !== undefined) p.set('to', String(q.to));
+  if (q.user) p.set('user', q.user);
+  if (q.project) p.set('project', q.project);
+  p.set('offset', String(q.offset ?? 0));
+  p.set('limit', String(q.limit));
+  return `api/v1/jobs?${p}`;
+}
+
+export function jobUrl(id: string): string {
+  return `api/v1/jobs/${encodeURIComponent(id)}`;
+}
+
+export function facilityUrl(range?: { from: number; to: number }): string {
+  return range ? `api/v1/facility?from=${range.from}&to=${range.to}` : 'api/v1/facility';
+}
