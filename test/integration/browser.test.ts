@@ -27,6 +27,9 @@ function parseWatts(text: string | null): number {
   return Number(match[1]) * factor;
 }
 
+/** "12.4 kWh · counter · 98 %": an energy with its method and coverage beside it (issue 6). */
+const ENERGY_WITH_PROVENANCE = /\d[\d.]*\s*(Wh|kWh|MWh|GWh)\s*·\s*(counter|integral|mixed)\s*·\s*<?\d+\s*%/;
+
 /** Only the server under test may be contacted; data: and blob: URLs never leave the page. */
 function isLocal(url: string): boolean {
   const u = new URL(url);
@@ -34,7 +37,7 @@ function isLocal(url: string): boolean {
   return u.hostname === '127.0.0.1';
 }
 
-describe('web UI: overview page in Chromium', () => {
+describe('web UI in Chromium', () => {
   beforeAll(async () => {
     // Fail, never skip: a missing browser must not look like a passing UI.
     if (!existsSync(CHROMIUM)) {
@@ -96,6 +99,62 @@ describe('web UI: overview page in Chromium', () => {
     expect(after.equals(before), 'the chart did not change in 3 s of live data').toBe(false);
 
     await page.screenshot({ path: join(RESULTS, 'overview.png') });
+    expect(foreign, 'requests to hosts other than 127.0.0.1').toEqual([]);
+    expect(pageErrors, 'uncaught errors in the page').toEqual([]);
+    await page.close();
+  });
+
+  it('shows jobs with energy, method and coverage, a job power curve, and the facility from the site file', async () => {
+    const page = await browser!.newPage({ viewport: { width: 1366, height: 768 } });
+    const foreign: string[] = [];
+    const pageErrors: string[] = [];
+    page.on('request', (req) => {
+      if (!isLocal(req.url())) foreign.push(req.url());
+    });
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+
+    // Jobs: the simulated fleet starts its jobs at once; their energy shows once the ledger holds a window.
+    await page.goto(`${server!.httpUrl!}#/jobs`);
+    expect(await page.locator('nav[aria-label="Views"] a[aria-current="page"]').textContent()).toBe('Jobs');
+    await expect
+      .poll(async () => (await page.getByTestId('job-energy').allTextContents()).map((t) => t.replace(/\s+/g, ' ')), {
+        timeout: 30_000,
+        interval: 500,
+      })
+      .toContainEqual(expect.stringMatching(ENERGY_WITH_PROVENANCE));
+    const rows = page.getByTestId('job-row');
+    expect(await rows.count()).toBeGreaterThan(0);
+    expect(await page.locator('table').first().textContent(), 'a NaN reached the jobs table').not.toMatch(/NaN|undefined/);
+    await page.screenshot({ path: join(RESULTS, 'jobs.png'), fullPage: true });
+
+    // A job's own page, opened from the table: its energy with provenance and its power curve.
+    const firstJob = rows.first().locator('a').first();
+    const id = await firstJob.textContent();
+    await firstJob.click();
+    await page.waitForURL(/#\/jobs\/.+/);
+    expect(await page.locator('h1').textContent()).toContain(id);
+    await expect
+      .poll(async () => (await page.getByTestId('job-detail-energy').textContent())?.replace(/\s+/g, ' '), { timeout: 15_000 })
+      .toMatch(ENERGY_WITH_PROVENANCE);
+    await page.getByTestId('job-chart').locator('canvas').first().waitFor({ state: 'visible' });
+    await expect.poll(async () => page.getByTestId('job-chart-note').textContent(), { timeout: 15_000 }).toMatch(/Each point covers \d+ s/);
+    await page.screenshot({ path: join(RESULTS, 'job-detail.png'), fullPage: true });
+
+    // Facility: meter windows are 10 s long, so the racks' metered energy needs a window or two.
+    await page.goto(`${server!.httpUrl!}#/facility`);
+    const ratioOf = async (group: string) => {
+      const row = page.locator(`[data-testid="group-row"][data-group="${group}"]`);
+      if ((await row.count()) === 0) return Number.NaN;
+      return Number.parseFloat((await row.getByTestId('meter-ratio').textContent()) ?? '');
+    };
+    await expect.poll(() => ratioOf('rack-0'), { timeout: 30_000, interval: 500 }).toBeGreaterThan(1);
+    await expect.poll(() => ratioOf('rack-1'), { timeout: 30_000, interval: 500 }).toBeGreaterThan(1);
+    const sources = await page.getByTestId('source-row').evaluateAll((els) => els.map((e) => e.getAttribute('data-source')));
+    expect(sources).toEqual(expect.arrayContaining(['grid', 'fuel cell']));
+    expect(await page.getByTestId('peak-basis').textContent()).toMatch(/15-minute average/);
+    expect(await page.getByTestId('facility-time-zone').textContent()).toBe('UTC');
+    await page.screenshot({ path: join(RESULTS, 'facility.png'), fullPage: true });
+
     expect(foreign, 'requests to hosts other than 127.0.0.1').toEqual([]);
     expect(pageErrors, 'uncaught errors in the page').toEqual([]);
     await page.close();
