@@ -21,7 +21,7 @@ import { CommitWatch, JobsApi } from './rest-jobs.js';
 import { DuckDbStore } from './store/duckdb-store.js';
 import type { HistoryReader, WindowStore } from './store/store.js';
 import { VictoriaStore } from './store/victoria-store.js';
-import { queryEfficiency, queryJobs } from './store/job-queries.js';
+import { type JobsPage, queryEfficiency, queryJobs } from './store/job-queries.js';
 import { MAX_BUCKETS, querySeries } from './store/series-query.js';
 import { LiveHub } from './ws/live-hub.js';
 
@@ -116,6 +116,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
 
     const jobsApi = new JobsApi({
       store, live, commits, now, maxFutureMs: config.maxFutureMs, maxAgeMs: policy.maxAgeMs, sites: config.sites,
+      ...(facility && { price: (page: JobsPage, from: number, to: number) => facility.priceJobs(page, from, to) }),
     });
     const http = new HttpServer({
       host: config.host,

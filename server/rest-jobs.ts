@@ -18,7 +18,7 @@ import type { StreamKey } from './core/delivery.js';
 import type { LiveState } from './core/live-state.js';
 import { type FleetIndex, type JobHostPart, type JobStart, parseJobEnd, parseJobStart } from './http/job-body.js';
 import { HttpError, JsonReply, type MethodRoute } from './http/http-server.js';
-import { queryJobs } from './store/job-queries.js';
+import { type JobsPage, queryJobs } from './store/job-queries.js';
 import { type CommitHooks, type HistoryReader, type JobRecord, type MemberSelector, type WindowStore, memberName } from './store/store.js';
 
 /**
@@ -102,6 +102,8 @@ export interface JobsApiDeps {
   /** How long a call waits for its events to be committed before it answers 503 (default 10 s). */
   commitTimeoutMs?: number;
   bootId?: string;
+  /** With a site file: adds cost and carbon to a job page (server/facility.ts). */
+  price?: (page: JobsPage, from: number, to: number) => Promise<JobsPage>;
 }
 
 interface Found {
@@ -257,7 +259,9 @@ export class JobsApi {
     const now = this.deps.now();
     // The ledger keeps quarter hours by their start: the range begins at the quarter holding the job's start.
     const from = Math.floor(f.record.start / QUARTER_HOUR_MS) * QUARTER_HOUR_MS;
-    const page = await queryJobs(onlyJob(this.deps.store, f.record), { from, to: Math.max(now, f.record.end ?? now) + 1 }, { offset: 0, limit: 1 }, now);
+    const to = Math.max(now, f.record.end ?? now) + 1;
+    const listed = await queryJobs(onlyJob(this.deps.store, f.record), { from, to }, { offset: 0, limit: 1 }, now);
+    const page = this.deps.price ? await this.deps.price(listed, from, to) : listed;
     return {
       ...page.jobs[0],
       assignments: f.spans.map((s) => ({ site: s.site, host: s.host, gpu: s.gpu, from: s.from, to: s.to === OPEN ? null : s.to })),

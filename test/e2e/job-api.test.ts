@@ -52,6 +52,8 @@ describe('jobs over REST and the CLI', () => {
     expect(created.body.start).toBeGreaterThanOrEqual(started);
     expect(created.body.assignments.map((a: any) => a.gpu).sort()).toEqual([...all].sort());
     expect(await job('e2e-1')).toMatchObject({ job: 'e2e-1', start: created.body.start });
+    // The simulated fleet runs with the demo site, so one job's answer is priced like the list's.
+    expect(Object.keys(await job('e2e-1'))).toEqual(expect.arrayContaining(['cost', 'carbon_g']));
 
     // Either e2e-1 holds a GPU no simulated job uses, or a simulated job's energy grows: take the first
     // running job seen growing. A simulated job ends every 5 minutes, so one that ends while watched is replaced once.
