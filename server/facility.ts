@@ -41,7 +41,7 @@ export class Facility {
   ) {}
 
   async report(from: number, to: number): Promise<FacilityReport> {
-    return facilityReport(this.site, await this.store.facilityEnergy({ from, to }), this.timeZone, to);
+    return facilityReport(this.site, await this.store.facilityEnergy({ from, to }), this.timeZone, to, from);
   }
 
   /** Adds each job's cost and carbon, from its energy per quarter hour and the source mix of each. */

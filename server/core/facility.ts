@@ -5,6 +5,7 @@
  * weighed by the source mix; and each month's peak 15-minute demand. Pure:
  * quarter-hour energies and the site file in, the report out.
  */
+import { type EnergyMethod, methodOf } from './ledger.js';
 import { QUARTER_MS, costAndCarbon, type CostCarbon, monthlyPeaks } from './power-sources.js';
 import type { GroupConfig, SiteConfig } from './site-config.js';
 
@@ -12,6 +13,10 @@ export interface QuarterEnergy {
   name: string;
   t: number;
   energy_j: number;
+  /** Hosts: the part from counter differences; the window time behind it; how many GPUs reported. Meters: window time. */
+  counter_j?: number;
+  covered_ms?: number;
+  members?: number;
 }
 
 export interface GroupReport {
@@ -25,6 +30,10 @@ export interface GroupReport {
   overhead_j: number | null;
   /** Meter energy over GPU energy: 1.4 means 40 % on top of the GPUs (hosts, cooling, conversion). */
   meter_to_gpu: number | null;
+  /** How the GPU energy was measured, and the share of GPU-time and meter-time in the range with data behind it. */
+  gpu_method: EnergyMethod | null;
+  gpu_coverage: number;
+  meter_coverage: number | null;
 }
 
 export interface FacilityReport {
@@ -58,11 +67,30 @@ const hostMatches = (configured: ReadonlySet<string>, name: string) => configure
 
 const sumBy = (rows: readonly QuarterEnergy[], keep: (name: string) => boolean) => rows.reduce((a, r) => (keep(r.name) ? a + r.energy_j : a), 0);
 
-/** `until`: the end of the range; a quarter hour not over by then is left out of the peaks (its average is not known yet). */
-export function facilityReport(site: SiteConfig, energy: { meters: readonly QuarterEnergy[]; hosts: readonly QuarterEnergy[] }, timeZone: string, until: number): FacilityReport {
+/**
+ * The share of member-time in [from, until) with data: covered time over
+ * the members seen (the most that reported in any quarter, per name) times
+ * the range.
+ */
+function coverage(rows: readonly QuarterEnergy[], keep: (name: string) => boolean, from: number, until: number): number {
+  const members = new Map<string, number>();
+  let covered = 0;
+  for (const r of rows) {
+    if (!keep(r.name)) continue;
+    covered += r.covered_ms ?? 0;
+    members.set(r.name, Math.max(members.get(r.name) ?? 0, r.members ?? 1));
+  }
+  const expected = [...members.values()].reduce((a, b) => a + b, 0) * Math.max(1, until - from);
+  return members.size === 0 ? 0 : Math.min(1, covered / expected);
+}
+
+/** `[from, until)`: the range; a quarter hour not over by `until` is left out of the peaks (its average is not known yet). */
+export function facilityReport(site: SiteConfig, energy: { meters: readonly QuarterEnergy[]; hosts: readonly QuarterEnergy[] }, timeZone: string, until: number, from = until): FacilityReport {
   const groups = site.groups.map((g): GroupReport => {
     const m = members(g, site.groups);
-    const gpu = sumBy(energy.hosts, (n) => hostMatches(m.hosts, n));
+    const isHost = (n: string) => hostMatches(m.hosts, n);
+    const gpu = sumBy(energy.hosts, isHost);
+    const counter = energy.hosts.reduce((a, r) => (isHost(r.name) ? a + (r.counter_j ?? 0) : a), 0);
     const meter = m.meters.size > 0 ? sumBy(energy.meters, (n) => m.meters.has(n)) : null;
     return {
       name: g.name, kind: g.kind, parent: g.parent ?? null, hosts: m.hosts.size,
@@ -70,6 +98,9 @@ export function facilityReport(site: SiteConfig, energy: { meters: readonly Quar
       meter_energy_j: meter,
       overhead_j: meter === null ? null : meter - gpu,
       meter_to_gpu: meter === null || gpu <= 0 ? null : meter / gpu,
+      gpu_method: gpu > 0 ? methodOf(gpu, counter) : null,
+      gpu_coverage: coverage(energy.hosts, isHost, from, until),
+      meter_coverage: meter === null ? null : coverage(energy.meters, (n) => m.meters.has(n), from, until),
     };
   });
   const byQuarter = (rows: readonly QuarterEnergy[], keep: (name: string) => boolean) => {

@@ -39,6 +39,8 @@ export interface LedgerDelta {
   util_known_ms: number;
   /** The GPU's highest window power in the quarter hour (the edge's per-sample max), W. */
   power_max_w: number | null;
+  /** Window time behind the energy, counted once per window (on its first delta): the coverage of a group's energy. */
+  window_ms: number;
 }
 
 export type EnergyMethod = 'counter' | 'integral' | 'mixed';
@@ -88,7 +90,9 @@ export class EnergyLedger {
       const instances = w.gpus.filter((x) => x.id.startsWith(`${g.id}/`));
       const shares = instances.length > 0 ? this.migShares(site, host, w, instances) : [];
       const parts = shares.length > 0 ? shares.map(({ reading, share }) => ({ reading, energy: e.energy_j! * share })) : [{ reading: g, energy: e.energy_j }];
+      const first = out.length;
       for (const { reading, energy } of parts) this.attribute(out, site, host, w, reading, g, energy, e);
+      if (out.length > first) out[first]!.window_ms = w.window_ms + Math.max(0, w.ts - (e.since ?? w.ts)); // a counter difference also covers its gap
     });
     return out;
   }
@@ -126,7 +130,7 @@ export class EnergyLedger {
         out.push({
           category, t: w.ts - (w.ts % LEDGER_BUCKET_MS), job, site, host, gpu: reading.id, energy_j: joules, allocated_idle_j: idleJ, gpu_ms: ms,
           allocated_idle_ms: idleMs, counter_j: counter ? joules : 0, util_ms: util === undefined ? 0 : util * ms, util_known_ms: util === undefined ? 0 : ms,
-          power_max_w: board.power_w?.max ?? null,
+          power_max_w: board.power_w?.max ?? null, window_ms: 0,
         });
       }
     };
@@ -151,6 +155,7 @@ export function foldDeltas(deltas: readonly LedgerDelta[]): LedgerDelta[] {
       have.counter_j += d.counter_j;
       have.util_ms += d.util_ms;
       have.util_known_ms += d.util_known_ms;
+      have.window_ms += d.window_ms;
       if (d.power_max_w !== null && (have.power_max_w === null || d.power_max_w > have.power_max_w)) have.power_max_w = d.power_max_w;
     }
   }

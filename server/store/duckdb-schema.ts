@@ -70,6 +70,8 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     'ALTER TABLE energy_ledger ADD COLUMN util_known_ms BIGINT DEFAULT 0',
     'ALTER TABLE energy_ledger ADD COLUMN power_max_w DOUBLE',
   ],
+  // 6: the window time behind each GPU's energy, so a group's energy states its coverage.
+  ['ALTER TABLE energy_ledger ADD COLUMN window_ms BIGINT DEFAULT 0'],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -221,6 +221,7 @@ export function appendLedgerDelta(a: DuckDBAppender, d: LedgerDelta): void {
   a.appendDouble(d.util_ms);
   a.appendBigInt(BigInt(Math.round(d.util_known_ms)));
   appendNumber(a, d.power_max_w ?? undefined);
+  a.appendBigInt(BigInt(Math.round(d.window_ms)));
   a.endRow();
 }
 

@@ -151,6 +151,8 @@ describe('web UI in Chromium', () => {
     await expect.poll(() => ratioOf('rack-1'), { timeout: 30_000, interval: 500 }).toBeGreaterThan(1);
     const sources = await page.getByTestId('source-row').evaluateAll((els) => els.map((e) => e.getAttribute('data-source')));
     expect(sources).toEqual(expect.arrayContaining(['grid', 'fuel cell']));
+    // Each group's GPU energy says how it was measured and how much of the range had data.
+    expect(await page.locator('[data-group="rack-0"]').getByTestId('gpu-provenance').textContent()).toMatch(/^(counter|integral|mixed) · (<1|\d+) %$/);
     expect(await page.getByTestId('peak-basis').textContent()).toMatch(/15-minute average/);
     expect(await page.getByTestId('facility-time-zone').textContent()).toBe('UTC');
     await page.screenshot({ path: join(RESULTS, 'facility.png'), fullPage: true });

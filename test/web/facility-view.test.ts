@@ -3,7 +3,7 @@ import type { GroupRow } from '../../web/src/lib/api.js';
 import { groupTree, rangeWindow, sourceRows } from '../../web/src/lib/facility-view.js';
 
 function group(name: string, parent: string | null, kind = 'rack'): GroupRow {
-  return { name, kind, parent, hosts: 1, gpu_energy_j: 1, meter_energy_j: 1.4, overhead_j: 0.4, meter_to_gpu: 1.4 };
+  return { name, kind, parent, hosts: 1, gpu_energy_j: 1, meter_energy_j: 1.4, overhead_j: 0.4, meter_to_gpu: 1.4, gpu_method: 'counter', gpu_coverage: 1, meter_coverage: 1 };
 }
 
 const layout = (rows: ReturnType<typeof groupTree>) => rows.map((r) => `${'  '.repeat(r.depth)}${r.name}`);

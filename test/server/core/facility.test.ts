@@ -50,6 +50,20 @@ describe('facilityReport', () => {
     expect([r.peak_basis, r.peaks]).toEqual(['grid meters', [{ month: '2026-11', peak_kw: 240, at: T }]]);
   });
 
+  it('says how each group\'s GPU energy was measured and how much of the range had data', () => {
+    // rack-a: n1 (2 GPUs) reported the whole hour by counter, n2 (1 GPU) half of it by integral; its meter the whole hour.
+    const hour = 3_600_000;
+    const hosts = [
+      { name: 'dc/n1', t: T, energy_j: 1000, counter_j: 1000, covered_ms: 2 * hour, members: 2 },
+      { name: 'dc/n2', t: T, energy_j: 500, counter_j: 0, covered_ms: hour / 2, members: 1 },
+    ];
+    const meters = [{ name: 'n1/pdu-a', t: T, energy_j: 2000, covered_ms: hour, members: 1 }];
+    const r = facilityReport(SITE, { meters, hosts }, 'UTC', T + hour, T);
+    const rack = r.groups.find((g) => g.name === 'rack-a')!;
+    expect([rack.gpu_method, rack.gpu_coverage, rack.meter_coverage]).toEqual(['mixed', 2.5 / 3, 1]);
+    expect(r.groups.find((g) => g.name === 'rack-b')).toMatchObject({ gpu_method: null, gpu_coverage: 0, meter_coverage: null });
+  });
+
   it('leaves a quarter hour that is not over yet out of the peaks', () => {
     const r = facilityReport(SITE, { meters: [{ name: 'n1/grid', t: T, energy_j: 1e6 }], hosts: [] }, 'UTC', T + Q - 1);
     expect(r.peaks).toEqual([]);

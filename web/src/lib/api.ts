@@ -56,6 +56,10 @@ export interface GroupRow {
   meter_energy_j: number | null;
   overhead_j: number | null;
   meter_to_gpu: number | null;
+  /** How the GPU energy was measured, and the share of GPU-time and meter-time in the range with data. */
+  gpu_method: EnergyMethod | null;
+  gpu_coverage: number;
+  meter_coverage: number | null;
 }
 
 export interface SourceTotals {
