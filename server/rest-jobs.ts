@@ -34,7 +34,6 @@ export const API_JOB_STREAM = 'job/api';
 
 /** A job still running: its open spans end at this instant (as the store's own job records use). */
 const OPEN = Number.MAX_SAFE_INTEGER;
-const QUARTER_HOUR_MS = 15 * 60_000;
 
 /** Tees the store's commit hooks, so a REST call learns when its events are durable. */
 export class CommitWatch implements CommitHooks {
@@ -257,8 +256,7 @@ export class JobsApi {
     const f = found ?? (await this.find(id));
     if (!f) throw new HttpError(500, `job "${id}" was stored but cannot be read back`);
     const now = this.deps.now();
-    // The ledger keeps quarter hours by their start: the range begins at the quarter holding the job's start.
-    const from = Math.floor(f.record.start / QUARTER_HOUR_MS) * QUARTER_HOUR_MS;
+    const from = f.record.start; // the ledger's reads include the quarter hour that holds it
     const to = Math.max(now, f.record.end ?? now) + 1;
     const listed = await queryJobs(onlyJob(this.deps.store, f.record), { from, to }, { offset: 0, limit: 1 }, now);
     const page = this.deps.price ? await this.deps.price(listed, from, to) : listed;

@@ -13,7 +13,7 @@
 import type { MeterInfo } from '../../protocol/payloads.js';
 import { type JsonMeterMapping, matchTopic, parseMqttJson } from './parse-mqtt-json.js';
 import { parseShelly } from './parse-shelly.js';
-import { parseTasmota } from './parse-tasmota.js';
+import { parseTasmota, tasmotaMeterId } from './parse-tasmota.js';
 import { type Z2mDevice, byFriendlyName, discoverZigbeeDevices, parseZigbee2mqtt, zigbeeMeterInfo } from './parse-zigbee2mqtt.js';
 import type { MeterParseResult, MeterReading, Payload } from './reading.js';
 
@@ -55,7 +55,7 @@ export class MeterRouter {
   private kindOf(topic: string): MeterKind | undefined {
     const on = (k: MeterKind) => this.config.kinds.includes(k);
     if (on('mqtt-json') && this.config.jsonMappings.some((m) => matchTopic(m.topic, topic))) return 'mqtt-json';
-    if (on('tasmota') && /^(?:tele\/.+\/SENSOR|stat\/.+\/STATUS(?:8|10))$/.test(topic)) return 'tasmota';
+    if (on('tasmota') && tasmotaMeterId(topic) !== undefined) return 'tasmota';
     if (on('zigbee2mqtt') && topic.startsWith(`${this.config.zigbeeBase}/`)) return 'zigbee2mqtt';
     if (on('shelly') && (topic.startsWith('shellies/') || /^[^/]+\/(?:status\/[^/]+|events\/rpc)$/.test(topic))) return 'shelly';
     return undefined;

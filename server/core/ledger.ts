@@ -83,11 +83,11 @@ export class EnergyLedger {
   /** The deltas of one stored GPU window; `energies[i]` is the energy of `w.gpus[i]`. */
   window(site: string, host: string, w: GpuWindow, energies: readonly WindowEnergyResult[]): LedgerDelta[] {
     const out: LedgerDelta[] = [];
+    const instancesOf = migInstances(w.gpus);
     w.gpus.forEach((g, i) => {
       const e = energies[i];
       if (e?.energy_j === undefined || e.energy_j === 0) return;
-      // MIG: instances (readings named `<board>/<instance>`) share the board's power, which only the board reports.
-      const instances = w.gpus.filter((x) => x.id.startsWith(`${g.id}/`));
+      const instances = instancesOf.get(g.id) ?? [];
       const shares = instances.length > 0 ? this.migShares(site, host, w, instances) : [];
       const parts = shares.length > 0 ? shares.map(({ reading, share }) => ({ reading, energy: e.energy_j! * share })) : [{ reading: g, energy: e.energy_j }];
       const first = out.length;
@@ -138,6 +138,22 @@ export class EnergyLedger {
     add('idle', '', split.idle_j);
     add('unattributed', '', split.unattributed_j);
   }
+}
+
+/**
+ * MIG instances by board: readings named `<board>/<instance>` share the
+ * board's power, which only the board reports. Most windows have none, so
+ * this costs one scan per window.
+ */
+function migInstances(gpus: readonly GpuReading[]): Map<string, GpuReading[]> {
+  const out = new Map<string, GpuReading[]>();
+  for (const r of gpus) {
+    const slash = r.id.lastIndexOf('/');
+    if (slash < 0) continue;
+    const board = r.id.slice(0, slash);
+    out.set(board, [...(out.get(board) ?? []), r]);
+  }
+  return out;
 }
 
 /** Sums deltas by (category, job, GPU, quarter hour), so a batch stores one row per key. */

@@ -11,9 +11,11 @@
  * - Peak demand is the highest 15-minute average power of a month: the
  *   figure demand charges are billed on.
  */
+import { LEDGER_BUCKET_MS } from './ledger.js';
 import type { SourceConfig } from './site-config.js';
 
-export const QUARTER_MS = 15 * 60_000;
+/** Prices and demand run on the ledger's quarter hours. */
+export const QUARTER_MS = LEDGER_BUCKET_MS;
 const J_PER_KWH = 3.6e6;
 
 /** Minutes after local midnight in a time zone. */

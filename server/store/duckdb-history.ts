@@ -178,7 +178,7 @@ export class DuckDbHistory {
         name: r.name as string, t: Number(r.t), energy_j: Number(r.e), counter_j: Number(r.cj ?? 0), covered_ms: Number(r.cov ?? 0), members: Number(r.n ?? 1),
       }));
     // Meter energy from mean power: signed, so a source that exports reads negative; counters differ by vendor and reset.
-    const meters = await read(`SELECT host || '/' || meter AS name, (ts_ms // 900000) * 900000 AS t, sum(power_mean_w * window_ms) / 1000 AS e,
+    const meters = await read(`SELECT host || '/' || meter AS name, (ts_ms // ${LEDGER_BUCKET_MS}) * ${LEDGER_BUCKET_MS} AS t, sum(power_mean_w * window_ms) / 1000 AS e,
         sum(window_ms) AS cov, 1 AS n
       FROM meter_windows WHERE ts_ms >= $1 AND ts_ms < $2 AND power_mean_w IS NOT NULL GROUP BY ALL`);
     const hosts = await read(`SELECT site || '/' || host AS name, t_ms AS t, sum(energy_j) AS e, sum(counter_j) AS cj, sum(window_ms) AS cov,

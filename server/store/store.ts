@@ -6,6 +6,7 @@
 import type { GpuWindow, JobEvent, MeterWindow, WorkReport } from '../../protocol/payloads.js';
 import type { DeliveryRow, StreamKey } from '../core/delivery.js';
 import type { QuarterEnergy } from '../core/facility.js';
+import type { LedgerCategory, LedgerDelta } from '../core/ledger.js';
 import type { MemberBucket, SeriesMetric } from '../core/series.js';
 
 export type { QuarterEnergy } from '../core/facility.js';
@@ -122,17 +123,11 @@ export interface HistoryReader {
   ledger(q: { from: number; to: number; jobs?: readonly string[]; byTime: boolean }): Promise<LedgerTotal[]>;
 }
 
-export interface LedgerTotal {
-  category: 'job' | 'idle' | 'unattributed';
+/** A ledger delta summed over its quarter hours (and, without `byTime`, over the range). */
+export interface LedgerTotal
+  extends Pick<LedgerDelta, 't' | 'energy_j' | 'allocated_idle_j' | 'gpu_ms' | 'allocated_idle_ms' | 'counter_j' | 'util_ms' | 'util_known_ms'> {
+  category: LedgerCategory;
   job: string;
-  t: number;
-  energy_j: number;
-  allocated_idle_j: number;
-  gpu_ms: number;
-  allocated_idle_ms: number;
-  counter_j: number;
-  util_ms: number;
-  util_known_ms: number;
   /** The highest quarter-hour sum of the job's GPUs' window maxima: an upper bound of its peak, W; null when unknown. */
   peak_w: number | null;
 }
