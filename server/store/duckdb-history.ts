@@ -108,10 +108,21 @@ export class DuckDbHistory {
     });
   }
 
+  /** Stored job events as rows of one shape, whatever the caller filters on. */
+  private async jobEventRows(where: string, params: DuckDBValue[]): Promise<(JobEventRow & { job: string })[]> {
+    const rows = (await this.conn.runAndReadAll(
+      `SELECT site, host, job, ts_ms, event, gpus, user_name, project, partition_name FROM job_events WHERE ${where} ORDER BY ts_ms`, params)).getRowObjectsJS();
+    return rows.map((r) => ({
+      site: r.site as string, host: r.host as string, job: r.job as string, ts: Number(r.ts_ms), event: r.event as 'start' | 'end',
+      gpus: JSON.parse(r.gpus as string) as string[],
+      ...(r.user_name !== null && { user: r.user_name as string }),
+      ...(r.project !== null && { project: r.project as string }),
+      ...(r.partition_name !== null && { partition: r.partition_name as string }),
+    }));
+  }
+
   async jobGpus(job: string, now: number): Promise<MemberSelector[]> {
-    const rows = (await this.conn.runAndReadAll('SELECT site, host, ts_ms, event, gpus FROM job_events WHERE job = $1', [job])).getRowObjectsJS();
-    const events = rows.map((r) => ({ site: r.site as string, host: r.host as string, ts: Number(r.ts_ms), event: r.event as 'start' | 'end', gpus: JSON.parse(r.gpus as string) as string[] }));
-    return jobIntervals(events, now);
+    return jobIntervals(await this.jobEventRows('job = $1', [job]), now);
   }
 
   async jobs(filter: JobFilter, now: number): Promise<JobRecord[]> {
@@ -121,16 +132,7 @@ export class DuckDbHistory {
     add('user_name', filter.user);
     add('project', filter.project);
     add('site', filter.site);
-    const rows = (await this.conn.runAndReadAll(
-      `SELECT site, host, job, ts_ms, event, gpus, user_name, project, partition_name FROM job_events
-       WHERE job IN (SELECT job FROM job_events WHERE ${where.join(' AND ')})`, params)).getRowObjectsJS();
-    const events: JobEventRow[] = rows.map((r) => ({
-      site: r.site as string, host: r.host as string, job: r.job as string, ts: Number(r.ts_ms), event: r.event as 'start' | 'end',
-      gpus: JSON.parse(r.gpus as string) as string[],
-      ...(r.user_name !== null && { user: r.user_name as string }),
-      ...(r.project !== null && { project: r.project as string }),
-      ...(r.partition_name !== null && { partition: r.partition_name as string }),
-    }));
+    const events = await this.jobEventRows(`job IN (SELECT job FROM job_events WHERE ${where.join(' AND ')})`, params);
     return jobRecords(events, filter, now);
   }
 
@@ -188,9 +190,8 @@ export class DuckDbHistory {
   }
 
   /** Every job event in time order, for the ledger's spans at start. */
-  async jobEvents(): Promise<(JobEventRow & { job: string })[]> {
-    const rows = (await this.conn.runAndReadAll('SELECT site, host, job, ts_ms, event, gpus FROM job_events ORDER BY ts_ms')).getRowObjectsJS();
-    return rows.map((r) => ({ site: r.site as string, host: r.host as string, job: r.job as string, ts: Number(r.ts_ms), event: r.event as 'start' | 'end', gpus: JSON.parse(r.gpus as string) as string[] }));
+  jobEvents(): Promise<(JobEventRow & { job: string })[]> {
+    return this.jobEventRows('true', []);
   }
 
   close(): void {
