@@ -65,7 +65,8 @@ function members(g: GroupConfig, all: readonly GroupConfig[], seen = new Set<str
 /** `site/host` names match a configured `host` or `site/host`. */
 const hostMatches = (configured: ReadonlySet<string>, name: string) => configured.has(name) || configured.has(name.slice(name.indexOf('/') + 1));
 
-const sumBy = (rows: readonly QuarterEnergy[], keep: (name: string) => boolean) => rows.reduce((a, r) => (keep(r.name) ? a + r.energy_j : a), 0);
+const sumBy = (rows: readonly QuarterEnergy[], keep: (name: string) => boolean, value = (r: QuarterEnergy) => r.energy_j) =>
+  rows.reduce((a, r) => (keep(r.name) ? a + value(r) : a), 0);
 
 /**
  * The share of member-time in [from, until) with data: covered time over
@@ -90,7 +91,7 @@ export function facilityReport(site: SiteConfig, energy: { meters: readonly Quar
     const m = members(g, site.groups);
     const isHost = (n: string) => hostMatches(m.hosts, n);
     const gpu = sumBy(energy.hosts, isHost);
-    const counter = energy.hosts.reduce((a, r) => (isHost(r.name) ? a + (r.counter_j ?? 0) : a), 0);
+    const counter = sumBy(energy.hosts, isHost, (r) => r.counter_j ?? 0);
     const meter = m.meters.size > 0 ? sumBy(energy.meters, (n) => m.meters.has(n)) : null;
     return {
       name: g.name, kind: g.kind, parent: g.parent ?? null, hosts: m.hosts.size,
