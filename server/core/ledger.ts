@@ -11,6 +11,7 @@
  */
 import type { GpuReading, GpuWindow, JobEvent } from '../../protocol/payloads.js';
 import { type JobSpan, type SplitOptions, splitWindow } from './attribution.js';
+import { GapMemory } from './ledger-gaps.js';
 import { type WindowEnergyResult, energyKey } from './window-energy.js';
 
 export type LedgerCategory = 'job' | 'idle' | 'unattributed';
@@ -50,29 +51,59 @@ export function methodOf(energyJ: number, counterJ: number): EnergyMethod {
   return counterJ <= 0 ? 'integral' : 'mixed';
 }
 
+/** What the ledger did with late input, for health (all counts since start). */
+export interface LedgerStats {
+  /** Late windows that split a counter gap and moved its energy where it belongs. */
+  gaps_reopened: number;
+  /** Late windows whose energy a later counter difference already counted, with no gap to reopen: 0 J. */
+  late_covered: number;
+  /** Late windows whose counter does not fit between the gap's readings (a reset inside the gap): 0 J. */
+  late_unplaced: number;
+  /** Job starts and ends older than windows already attributed on their GPUs: those windows keep their split. */
+  late_job_events: number;
+  /** GPU time those late job events did not re-split, ms. */
+  late_job_ms: number;
+  open_gaps: number;
+  gaps_forgotten: number;
+}
+
 export class EnergyLedger {
   /** energyKey(site, host, gpu) -> the spans of jobs on that GPU. */
   private readonly spans = new Map<string, JobSpan[]>();
+  /** energyKey -> the end of the latest window attributed: a job event before it is late. */
+  private readonly latestEnd = new Map<string, number>();
+  private readonly gaps = new GapMemory();
+  private readonly counts = { gaps_reopened: 0, late_covered: 0, late_unplaced: 0, late_job_events: 0, late_job_ms: 0 };
 
   constructor(private readonly opts: SplitOptions) {}
 
   /** A start opens a span on each of its GPUs (once, however many sources report it); an end closes them. */
   jobEvent(site: string, host: string, e: Pick<JobEvent, 'job' | 'event' | 'ts' | 'gpus'>): void {
+    let lateMs = 0;
     for (const gpu of e.gpus) {
       const key = energyKey(site, host, gpu);
       const list = this.spans.get(key) ?? [];
+      const spansBefore = list.length;
       const open = list.find((s) => s.job === e.job && s.to === Infinity);
       if (e.event === 'start') {
         if (!open && !list.some((s) => s.job === e.job && s.from <= e.ts && e.ts < s.to)) list.push({ job: e.job, from: e.ts, to: Infinity });
       } else if (open) {
         open.to = Math.max(open.from, e.ts);
       }
+      const changed = list.length > spansBefore || (e.event === 'end' && open !== undefined);
+      if (changed) lateMs = Math.max(lateMs, (this.latestEnd.get(key) ?? e.ts) - e.ts);
       this.spans.set(key, list);
+    }
+    if (lateMs > 0) {
+      this.counts.late_job_events += 1;
+      this.counts.late_job_ms += lateMs;
     }
   }
 
   /** Forgets spans that ended before `before`: windows that old are refused as too old anyway. */
   prune(before: number): void {
+    this.gaps.prune(before);
+    for (const [key, end] of this.latestEnd) if (end < before) this.latestEnd.delete(key);
     for (const [key, list] of this.spans) {
       const kept = list.filter((s) => s.to >= before);
       if (kept.length === 0) this.spans.delete(key);
@@ -80,21 +111,72 @@ export class EnergyLedger {
     }
   }
 
-  /** The deltas of one stored GPU window; `energies[i]` is the energy of `w.gpus[i]`. */
+  /**
+   * The deltas of one stored GPU window; `energies[i]` is the energy of
+   * `w.gpus[i]`. A late window inside a counter gap reopens the gap
+   * (ledger-gaps.ts): its deltas reverse the covering window's attribution
+   * and attribute both parts again.
+   */
   window(site: string, host: string, w: GpuWindow, energies: readonly WindowEnergyResult[]): LedgerDelta[] {
     const out: LedgerDelta[] = [];
     const instancesOf = migInstances(w.gpus);
+    const end = w.ts + w.window_ms;
     w.gpus.forEach((g, i) => {
       const e = energies[i];
-      if (e?.energy_j === undefined || e.energy_j === 0) return;
+      const key = energyKey(site, host, g.id);
       const instances = instancesOf.get(g.id) ?? [];
-      const shares = instances.length > 0 ? this.migShares(site, host, w, instances) : [];
-      const parts = shares.length > 0 ? shares.map(({ reading, share }) => ({ reading, energy: e.energy_j! * share })) : [{ reading: g, energy: e.energy_j }];
-      const first = out.length;
-      for (const { reading, energy } of parts) this.attribute(out, site, host, w, reading, g, energy, e);
-      if (out.length > first) out[first]!.window_ms = w.window_ms + Math.max(0, w.ts - (e.since ?? w.ts)); // a counter difference also covers its gap
+      if ((this.latestEnd.get(key) ?? -Infinity) < end) this.latestEnd.set(key, end);
+      if (e?.from === 'covered' && g.energy_mj !== undefined) return this.reopen(out, key, { site, host, w, board: g, instances, lateMj: g.energy_mj });
+      if (e?.energy_j === undefined || e.energy_j === 0) return;
+      if (e.from === 'counter' && e.since !== undefined && e.sinceMj !== undefined && g.energy_mj !== undefined) {
+        this.gaps.remember(key, { site, host, window: w, board: g, instances, since: e.since, sinceMj: e.sinceMj, endMj: g.energy_mj });
+      }
+      this.board(out, site, host, w, g, instances, e);
     });
     return out;
+  }
+
+  /** A batch the store committed: its gap changes stay. */
+  commit(): void {
+    this.gaps.commit();
+  }
+
+  /** A batch the store rolled back (it will be retried): its gap changes are undone. */
+  rollback(): void {
+    this.gaps.rollback();
+  }
+
+  /** Counters for the store's health: gaps reopened by late windows, and what could not be placed. */
+  stats(): LedgerStats {
+    return { ...this.counts, open_gaps: this.gaps.size, gaps_forgotten: this.gaps.forgotten };
+  }
+
+  /** The deltas of one board (a whole GPU, or a board split among its MIG instances). */
+  private board(out: LedgerDelta[], site: string, host: string, w: GpuWindow, g: GpuReading, instances: readonly GpuReading[], e: WindowEnergyResult): void {
+    if (e.energy_j === undefined || e.energy_j === 0) return;
+    const shares = instances.length > 0 ? this.migShares(site, host, w, instances) : [];
+    const parts = shares.length > 0 ? shares.map(({ reading, share }) => ({ reading, energy: e.energy_j! * share })) : [{ reading: g, energy: e.energy_j }];
+    const first = out.length;
+    for (const { reading, energy } of parts) this.attribute(out, site, host, w, reading, g, energy, e);
+    if (out.length > first) out[first]!.window_ms = w.window_ms + Math.max(0, w.ts - (e.since ?? w.ts)); // a counter difference also covers its gap
+  }
+
+  /** A late counter window: split the gap that holds it, or add nothing (its energy is already counted). */
+  private reopen(out: LedgerDelta[], key: string, late: { site: string; host: string; w: GpuWindow; board: GpuReading; instances: readonly GpuReading[]; lateMj: number }): void {
+    const { w } = late;
+    const found = this.gaps.split(key, { ts: w.ts, window_ms: w.window_ms, lateMj: late.lateMj, reading: late.board, instances: late.instances, window: w });
+    if ('refused' in found) {
+      this.counts[found.refused === 'no_gap' ? 'late_covered' : 'late_unplaced'] += 1;
+      return;
+    }
+    const { before, lateEnergyJ, lateSince, after } = found.split;
+    const counter = (energyJ: number, since: number, ts: number): WindowEnergyResult => (since < ts ? { energy_j: energyJ, from: 'counter', since } : { energy_j: energyJ, from: 'counter' });
+    const reversed: LedgerDelta[] = [];
+    this.board(reversed, before.site, before.host, before.window, before.board, before.instances, counter((before.endMj - before.sinceMj) / 1000, before.since, before.window.ts));
+    for (const d of reversed) out.push(negated(d));
+    this.board(out, late.site, late.host, w, late.board, late.instances, counter(lateEnergyJ, lateSince, w.ts));
+    this.board(out, after.site, after.host, after.window, after.board, after.instances, counter((after.endMj - after.sinceMj) / 1000, after.since, after.window.ts));
+    this.counts.gaps_reopened += 1;
   }
 
   /**
@@ -154,6 +236,14 @@ function migInstances(gpus: readonly GpuReading[]): Map<string, GpuReading[]> {
     out.set(board, [...(out.get(board) ?? []), r]);
   }
   return out;
+}
+
+/** The reversal of a delta: every sum negated; a peak cannot be un-maxed, so it adds nothing. */
+function negated(d: LedgerDelta): LedgerDelta {
+  return {
+    ...d, energy_j: -d.energy_j, allocated_idle_j: -d.allocated_idle_j, gpu_ms: -d.gpu_ms, allocated_idle_ms: -d.allocated_idle_ms,
+    counter_j: -d.counter_j, util_ms: -d.util_ms, util_known_ms: -d.util_known_ms, power_max_w: null, window_ms: -d.window_ms,
+  };
 }
 
 /** Sums deltas by (category, job, GPU, quarter hour), so a batch stores one row per key. */

@@ -10,8 +10,10 @@
  * - `mean`: mean power times the window length, when neither is there (the
  *   first window of a counter, a counter reset, a restarted server).
  * - `covered`: a window older than the GPU's latest one, arriving late from
- *   a spool: the later window's counter difference already counted its
- *   energy, so it adds 0 J instead of counting it twice.
+ *   a spool, inside a chain of counter differences: a later difference
+ *   already counted its energy, so it adds 0 J instead of counting it twice
+ *   (the ledger reopens the gap with it: ledger-gaps.ts). A late window
+ *   outside every chain was never counted, and gets `integral` or `mean`.
  * A counter that went backwards (driver reload) or jumped further than any
  * GPU could draw is a reset, never negative or impossible energy.
  *
@@ -41,12 +43,32 @@ export interface WindowEnergyResult {
   from?: EnergySource;
   /** Where the energy begins when a counter difference also covers a gap before the window (its previous reading). */
   since?: number;
+  /** The counter at `since`, mJ: a late window inside the gap splits it there (ledger-gaps.ts). */
+  sinceMj?: number;
 }
 
 interface Last {
   endTs: number;
   counterMj?: number;
   counterEndTs?: number;
+  /**
+   * Where the current chain of counter differences begins: everything from
+   * here to endTs is counted, gaps included, so a late window in it adds 0 J.
+   * A chain restarts at a window counted another way (the first one, a
+   * reset); a late window before it was never counted and is integrated.
+   */
+  chainFrom?: number;
+  /** Earlier chains [from, to], newest last, a few kept: a late window inside one is counted there. */
+  earlier?: readonly (readonly [number, number])[];
+}
+
+/** Earlier chains kept per GPU: each one is a reset or a restart of the chain, rare. */
+const MAX_EARLIER_CHAINS = 4;
+
+/** Whether the counter chains already counted [ts, end). */
+function counted(last: Last, ts: number, end: number): boolean {
+  if (last.chainFrom !== undefined && ts >= last.chainFrom) return true;
+  return last.earlier?.some(([a, b]) => ts >= a && end <= b) ?? false;
 }
 
 /** No single GPU board draws 5 kW (protocol/validate.ts); a larger counter step is a reset. */
@@ -63,7 +85,8 @@ export class WindowEnergy {
 
   /** The state a restarted server reloads: the latest counter reading of a GPU. */
   seed(key: string, endTs: number, counterMj: number | undefined): void {
-    this.remember(key, counterMj === undefined ? { endTs } : { endTs, counterMj, counterEndTs: endTs });
+    // What came before the restart was counted then: a late window from before it adds 0 J, as it always did.
+    this.remember(key, counterMj === undefined ? { endTs } : { endTs, counterMj, counterEndTs: endTs, chainFrom: -Infinity });
   }
 
   commit(): void {
@@ -80,18 +103,23 @@ export class WindowEnergy {
     const last = this.pending.get(w.key) ?? this.last.get(w.key);
     if (last && end <= last.endTs) {
       // Late: only a counter chain that runs past it has already counted it.
-      if (w.energy_mj !== undefined && last.counterMj !== undefined) return { energy_j: 0, from: 'covered' };
+      if (w.energy_mj !== undefined && counted(last, w.ts, end)) return { energy_j: 0, from: 'covered' };
       return fallback(w);
     }
     let out: WindowEnergyResult | undefined;
     if (w.energy_mj !== undefined && last?.counterMj !== undefined && last.counterEndTs !== undefined) {
       const deltaJ = (w.energy_mj - last.counterMj) / 1000;
       const possibleJ = (MAX_GPU_W * (end - last.counterEndTs)) / 1000;
-      if (deltaJ >= 0 && deltaJ <= possibleJ) out = last.counterEndTs < w.ts ? { energy_j: deltaJ, from: 'counter', since: last.counterEndTs } : { energy_j: deltaJ, from: 'counter' };
+      if (deltaJ >= 0 && deltaJ <= possibleJ) out = last.counterEndTs < w.ts ? { energy_j: deltaJ, from: 'counter', since: last.counterEndTs, sinceMj: last.counterMj } : { energy_j: deltaJ, from: 'counter' };
     }
-    out ??= fallback(w);
-    this.pending.set(w.key, w.energy_mj !== undefined ? { endTs: end, counterMj: w.energy_mj, counterEndTs: end } : { ...last, endTs: end });
-    return out;
+    if (w.energy_mj === undefined) this.pending.set(w.key, { ...last, endTs: end });
+    else if (out) this.pending.set(w.key, { ...last, endTs: end, counterMj: w.energy_mj, counterEndTs: end });
+    else {
+      // Counted another way: a new chain starts at this window, and the one before is kept for late windows.
+      const earlier = last?.chainFrom !== undefined ? [...(last.earlier ?? []), [last.chainFrom, last.endTs] as const].slice(-MAX_EARLIER_CHAINS) : last?.earlier;
+      this.pending.set(w.key, { endTs: end, counterMj: w.energy_mj, counterEndTs: end, chainFrom: w.ts, ...(earlier && { earlier }) });
+    }
+    return out ?? fallback(w);
   }
 
   private remember(key: string, value: Last): void {

@@ -283,6 +283,7 @@ export class DuckDbStore implements WindowStore, HistoryReader {
       if (delivery.length > 0) await upsertDelivery(conn, delivery);
       await conn.run('COMMIT');
       this.energy.commit();
+      this.ledgerCore.commit();
       this.opts.hooks.committed(settled);
       this.written += rows;
       this.batches += 1;
@@ -290,6 +291,7 @@ export class DuckDbStore implements WindowStore, HistoryReader {
     } catch (err) {
       await conn.run('ROLLBACK').catch(() => undefined);
       this.energy.rollback();
+      this.ledgerCore.rollback();
       this.rollups.invalidate();
       this.lastError = (err as Error).message.split('\n')[0] ?? 'unknown error';
       this.needsReopen = /IO Error|No space|invalidated|FATAL/i.test(this.lastError);
@@ -317,6 +319,7 @@ export class DuckDbStore implements WindowStore, HistoryReader {
       last_error: this.lastError,
       degraded: this.lastError !== null,
       reopens: this.reopens,
+      ledger: this.ledgerCore.stats(),
     };
   }
 }

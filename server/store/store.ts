@@ -6,7 +6,7 @@
 import type { GpuWindow, JobEvent, MeterWindow, WorkReport } from '../../protocol/payloads.js';
 import type { DeliveryRow, StreamKey } from '../core/delivery.js';
 import type { QuarterEnergy } from '../core/facility.js';
-import type { LedgerCategory, LedgerDelta } from '../core/ledger.js';
+import type { LedgerCategory, LedgerDelta, LedgerStats } from '../core/ledger.js';
 import type { MemberBucket, SeriesMetric } from '../core/series.js';
 
 export type { QuarterEnergy } from '../core/facility.js';
@@ -56,6 +56,8 @@ export interface StoreStats {
   degraded: boolean;
   /** Times the engine was reopened after an I/O failure. */
   reopens?: number;
+  /** Late input the energy ledger reopened, or could not place (core/ledger.ts); where the ledger lives. */
+  ledger?: LedgerStats;
 }
 
 export interface WindowStore {

@@ -340,6 +340,7 @@ export class VictoriaStore implements WindowStore, HistoryReader {
       awaiting_durable_rows: awaiting,
       durable_delay_ms: this.delayMs,
       rewritten_batches: this.rewrites,
+      ...(inner.ledger && { ledger: inner.ledger }),
     };
   }
 }

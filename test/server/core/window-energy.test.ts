@@ -9,7 +9,7 @@ describe('WindowEnergy', () => {
     const e = new WindowEnergy();
     expect(e.of(w(0, { energy_mj: 1_000_000 }))).toEqual({ energy_j: 300, from: 'mean' }); // no previous counter yet
     expect(e.of(w(1000, { energy_mj: 1_310_000 }))).toEqual({ energy_j: 310, from: 'counter' });
-    expect(e.of(w(5000, { energy_mj: 2_510_000 }))).toEqual({ energy_j: 1200, from: 'counter', since: 2000 }); // a 3 s gap: 300 W each of 4 s, from the previous reading
+    expect(e.of(w(5000, { energy_mj: 2_510_000 }))).toEqual({ energy_j: 1200, from: 'counter', since: 2000, sinceMj: 1_310_000 }); // a 3 s gap: 300 W each of 4 s, from the previous reading
     e.commit();
   });
 
@@ -22,6 +22,16 @@ describe('WindowEnergy', () => {
     expect(n.of(w(0, { window_energy_mj: 290_500 }))).toEqual({ energy_j: 290.5, from: 'integral' });
     expect(n.of(w(0, { window_energy_mj: 290_500 }))).toEqual({ energy_j: 290.5, from: 'integral' }); // late without a counter: its own energy
     expect(n.of(w(1000, { power_mean_w: undefined }))).toEqual({});
+  });
+
+  it('integrates a late window that no counter chain counted, and covers one inside an earlier chain after a reset', () => {
+    const e = new WindowEnergy();
+    e.of(w(5000, { energy_mj: 5_000_000 })); // arrives first: counted by its mean, a chain starts at 5 s
+    expect(e.of(w(3000, { energy_mj: 4_400_000 }))).toEqual({ energy_j: 300, from: 'mean' }); // before the chain: never counted
+    expect(e.of(w(8000, { energy_mj: 5_900_000 }))).toEqual({ energy_j: 900, from: 'counter', since: 6000, sinceMj: 5_000_000 });
+    expect(e.of(w(9000, { energy_mj: 100 }))).toEqual({ energy_j: 300, from: 'mean' }); // reset: a new chain from 9 s
+    expect(e.of(w(7000, { energy_mj: 5_600_000 }))).toEqual({ energy_j: 0, from: 'covered' }); // inside the 5-9 s chain
+    expect(e.of(w(4000, { energy_mj: 4_700_000 }))).toEqual({ energy_j: 300, from: 'mean' });
   });
 
   it('reads a counter that goes backwards or jumps impossibly far as a reset', () => {

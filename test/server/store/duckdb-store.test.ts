@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DeliveryLedger } from '../../../server/core/delivery.js';
 import { DuckDbStore } from '../../../server/store/duckdb-store.js';
 import { tempDir } from '../../helpers/kilowatch-process.js';
-import { gpuWindow, meterWindow } from '../../helpers/windows.js';
+import { gpuWindow, meterWindow, stat } from '../../helpers/windows.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -125,5 +125,28 @@ describe('DuckDB store (a real file)', () => {
     await conn.run('ROLLBACK').catch(() => undefined);
     const [row] = (await (s as any).conn.runAndReadAll('SELECT count(*)::INT AS n FROM gpu_windows')).getRowObjectsJS();
     expect(row.n).toBe(0); // the windows of the failed batch were rolled back too
+  });
+
+  it('reopens a counter gap when its windows arrive in a later batch, so the job gets what it used and nothing is unattributed', async () => {
+    const s = store();
+    await s.start();
+    const T = 1_764_000_000_000;
+    // One GPU at 400 W with an exact counter; a job starts at 6 s. Windows 3-8 are held up in a spool.
+    const at = (i: number) => gpuWindow({ seq: i, ts: T + i * 1000, host_power_w: undefined, gpus: [{ id: 'GPU-aaaa', power_w: stat(400), util_pct: stat(90), energy_mj: 1_000_000 + (i + 1) * 400_000 }] });
+    s.enqueue({ kind: 'job', key: { ...key(), stream: 'job' }, event: { v: 1, boot_id: 'b00t', seq: 0, first_seq: 0, ts: T + 6000, event: 'start', job: 'j', gpus: ['GPU-aaaa'] }, receivedAt: T });
+    for (const i of [0, 1, 2, 9, 10, 11]) s.enqueue({ kind: 'gpu', key: key(), window: at(i), receivedAt: T });
+    await s.flush();
+    const before = await s.ledger({ from: T, to: T + 3_600_000, byTime: false });
+    expect(before.find((r) => r.category === 'unattributed')?.energy_j).toBeCloseTo(6 * 400, 6); // the gap, 3 s-9 s: the job started inside it
+    for (const i of [8, 3, 5, 4, 7, 6]) s.enqueue({ kind: 'gpu', key: key(), window: at(i), receivedAt: T });
+    await s.flush();
+    const after = await s.ledger({ from: T, to: T + 3_600_000, byTime: false });
+    const energy = (category: string) => after.filter((r) => r.category === category).reduce((a, r) => a + r.energy_j, 0);
+    expect(energy('job')).toBeCloseTo(6 * 400, 6); // 6 s to 12 s
+    expect(energy('idle')).toBeCloseTo(6 * 400, 6); // the first window's 400 J by its mean, then 1 s-6 s
+    expect(energy('unattributed')).toBeCloseTo(0, 6);
+    expect(after.find((r) => r.category === 'job')!.gpu_ms).toBe(6000);
+    expect(s.stats(T).ledger).toMatchObject({ gaps_reopened: 6, late_covered: 0, late_unplaced: 0, open_gaps: 0 });
+    await s.stop();
   });
 });
