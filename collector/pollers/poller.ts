@@ -30,6 +30,12 @@ export interface PollerEntry {
   [setting: string]: unknown;
 }
 
+/** What the collector gives every poller it creates (its clock and its log). */
+export interface PollerDeps {
+  now: () => number;
+  log: (line: string) => void;
+}
+
 export interface MeterPoller {
   readonly kind: PollerKind;
   readonly id: string;
