@@ -22,6 +22,7 @@ import { isObject } from '../meters/reading.js';
 import { IpmiDcmiPoller, ipmiDcmiSettings } from './ipmi-dcmi.js';
 import type { MeterPoller, PollerDeps, PollerEntry, PollerKind } from './poller.js';
 import { RedfishPoller, redfishSettings } from './redfish.js';
+import { SnmpPduPoller, snmpPduSettings } from './snmp-pdu.js';
 
 export interface PollerKindSpec {
   /** Problems with the entry's own settings; `where` names the entry. */
@@ -32,6 +33,7 @@ export interface PollerKindSpec {
 export const POLLER_KINDS: Partial<Record<PollerKind, PollerKindSpec>> = {
   redfish: { check: (e, where) => redfishSettings(e, where).problems, create: (e, deps) => new RedfishPoller(e, deps) },
   'ipmi-dcmi': { check: (e, where) => ipmiDcmiSettings(e, where).problems, create: (e, deps) => new IpmiDcmiPoller(e, deps) },
+  'snmp-pdu': { check: (e, where) => snmpPduSettings(e, where).problems, create: (e, deps) => new SnmpPduPoller(e, deps) },
 };
 
 /** Ids become meter ids and topic segments: no `/` (channels use it: `<id>/psu-0`), no leading `_` (reserved by protocol v1). */
