@@ -27,7 +27,8 @@ export interface StreamHeader {
   first_seq: number;
 }
 
-export type ThrottleReason = 'power_cap' | 'thermal' | 'power_brake' | 'sync_boost' | 'sw_slowdown' | 'other';
+export const THROTTLE_REASONS = ['power_cap', 'thermal', 'power_brake', 'sync_boost', 'sw_slowdown', 'other'] as const;
+export type ThrottleReason = (typeof THROTTLE_REASONS)[number];
 
 export interface GpuProcess {
   pid: number;

@@ -10,7 +10,7 @@ import {
 import type {
   GpuInfo, GpuProcess, GpuReading, GpuWindow, HostInfo, HostStatus, JobEvent, MeterInfo, MeterWindow, StreamHeader, ThrottleReason, WorkReport,
 } from './payloads.js';
-import { PROTOCOL_VERSION } from './payloads.js';
+import { PROTOCOL_VERSION, THROTTLE_REASONS } from './payloads.js';
 import { type Result, Rejection, guard } from './result.js';
 
 /** Physical bounds. No single GPU board draws 5 kW; anything above is a broken reading. */
@@ -30,7 +30,7 @@ export const LIMITS = Object.freeze({
   maxMeterCurrentA: 1_000_000,
 });
 
-const THROTTLE: ReadonlySet<string> = new Set(['power_cap', 'thermal', 'power_brake', 'sync_boost', 'sw_slowdown', 'other']);
+const THROTTLE: ReadonlySet<string> = new Set(THROTTLE_REASONS);
 
 function version(o: Obj): 1 {
   const v = int(o, 'v', '', 0, Number.MAX_SAFE_INTEGER);

@@ -49,12 +49,12 @@ export interface FacilityReport {
 }
 
 /** A group's own hosts and meters plus those of every group below it. */
-function members(g: GroupConfig, all: readonly GroupConfig[], seen = new Set<string>()): { hosts: Set<string>; meters: Set<string> } {
+export function groupMembers(g: GroupConfig, all: readonly GroupConfig[], seen = new Set<string>()): { hosts: Set<string>; meters: Set<string> } {
   const hosts = new Set(g.hosts);
   const meters = new Set(g.meters);
   seen.add(g.name);
   for (const child of all.filter((c) => c.parent === g.name && !seen.has(c.name))) {
-    const m = members(child, all, seen);
+    const m = groupMembers(child, all, seen);
     m.hosts.forEach((h) => hosts.add(h));
     // A group with its own meters is measured by them; otherwise its children's meters add up.
     if (g.meters.length === 0) m.meters.forEach((x) => meters.add(x));
@@ -88,7 +88,7 @@ function coverage(rows: readonly QuarterEnergy[], keep: (name: string) => boolea
 /** `[from, until)`: the range; a quarter hour not over by `until` is left out of the peaks (its average is not known yet). */
 export function facilityReport(site: SiteConfig, energy: { meters: readonly QuarterEnergy[]; hosts: readonly QuarterEnergy[] }, timeZone: string, until: number, from = until): FacilityReport {
   const groups = site.groups.map((g): GroupReport => {
-    const m = members(g, site.groups);
+    const m = groupMembers(g, site.groups);
     const isHost = (n: string) => hostMatches(m.hosts, n);
     const gpu = sumBy(energy.hosts, isHost);
     const counter = sumBy(energy.hosts, isHost, (r) => r.counter_j ?? 0);
