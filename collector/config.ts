@@ -2,11 +2,14 @@
 import type { Values } from '../cli/config-layers.js';
 import { METER_KINDS, type MeterKind } from './meters/meter-router.js';
 
+/** Poller kinds that --replay reads (a captured answer of the device); live, they run from the pollers file. */
+export const REPLAY_POLLER_KINDS = ['redfish', 'ipmi-dcmi'] as const;
+
 export interface CollectorConfig {
   readonly brokerUrl: string;
   readonly prefix: string;
   readonly site: string;
-  readonly source: 'auto' | 'nvml' | 'nvidia-smi' | 'prometheus' | 'sim' | 'none' | MeterKind;
+  readonly source: 'auto' | 'nvml' | 'nvidia-smi' | 'prometheus' | 'sim' | 'none' | MeterKind | (typeof REPLAY_POLLER_KINDS)[number];
   /** Meter kinds listened for live on the site broker. */
   readonly meters: readonly string[];
   /** Empty: the collector's own broker. */
@@ -15,6 +18,8 @@ export interface CollectorConfig {
   /** The mqtt-json mapping file; empty when none. */
   readonly meterMapFile: string;
   readonly zigbeeBase: string;
+  /** The pollers file (Redfish, IPMI DCMI, ...: collector/pollers/registry.ts); empty when none. */
+  readonly pollersFile: string;
   /** A file to replay instead of running (see collector/replay.ts); empty: run. */
   readonly replayFile: string;
   readonly replayTopic: string;
@@ -50,6 +55,7 @@ export function collectorConfig(v: Values): CollectorConfig {
     meterWindowMs: v.get('collector.meter_window_ms') as number,
     meterMapFile: v.get('collector.meter_map') as string,
     zigbeeBase: v.get('collector.zigbee2mqtt_base') as string,
+    pollersFile: v.get('collector.pollers') as string,
     host: v.get('collector.host') as string,
     scrapeUrl: v.get('collector.scrape_url') as string,
     replayFile: v.get('collector.replay') as string,
@@ -91,7 +97,9 @@ export function collectorProblems(c: CollectorConfig): string[] {
   for (const m of c.meters) if (!meterKinds.includes(m)) problems.push(`collector.meters: "${m}" is not a meter kind (${METER_KINDS.join(', ')})`);
   if (c.meters.includes('mqtt-json') && !c.meterMapFile) problems.push('collector.meters mqtt-json needs collector.meter_map (--meter-map mappings.json)');
   if (c.meterMapFile && !c.meters.includes('mqtt-json')) problems.push('collector.meter_map is set but collector.meters does not include mqtt-json');
-  if (c.source === 'none' && c.meters.length === 0 && !c.replayFile) problems.push('collector.source none reads no GPUs, so it needs --meters');
+  if (c.source === 'none' && c.meters.length === 0 && !c.pollersFile && !c.replayFile) problems.push('collector.source none reads no GPUs, so it needs --meters or --pollers');
+  const pollerKinds: readonly string[] = REPLAY_POLLER_KINDS;
+  if (pollerKinds.includes(c.source) && !c.replayFile) problems.push(`collector.source ${c.source} is for --replay; to poll a BMC live, list it in a pollers file (--pollers pollers.yaml, with --source none when the host has no GPUs)`);
   if (c.meterWindowMs % c.windowMs !== 0) problems.push(`collector.meter_window_ms (${c.meterWindowMs}) must be a multiple of collector.window_ms (${c.windowMs})`);
   if (c.source === 'prometheus' && !c.replayFile && !/^https?:\/\/\S+$/.test(c.scrapeUrl)) problems.push('collector.source prometheus needs collector.scrape_url (--scrape-url http://host:port/metrics)');
   if (c.host.startsWith('_')) problems.push(`collector.host "${c.host}" begins with "_", which protocol v1 reserves`);

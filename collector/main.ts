@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { HostInfo } from '../protocol/payloads.js';
+import type { HostInfo, MeterInfo } from '../protocol/payloads.js';
 import type { CollectorConfig } from './config.js';
 import { Recorder } from './delivery/recorder.js';
 import { JobTracker } from './jobs/job-tracker.js';
@@ -17,6 +17,9 @@ import { simMeterInfo, simMeterReadings } from './sources/sim-meters.js';
 import { MeterListener } from './meters/meter-listener.js';
 import { type MeterKind, MeterRouter } from './meters/meter-router.js';
 import type { JsonMeterMapping } from './meters/parse-mqtt-json.js';
+import { PollerSet } from './pollers/poller-set.js';
+import type { PollerEntry } from './pollers/poller.js';
+import { createPollers, parsePollersFile } from './pollers/registry.js';
 import { HostLink } from './publish.js';
 import { Sampler, type SampledHost } from './sampler.js';
 
@@ -62,8 +65,46 @@ function jsonMappings(config: CollectorConfig): JsonMeterMapping[] {
   return parsed.mappings;
 }
 
+/** Reads and checks the pollers file; every problem is listed in one error. */
+function pollerEntries(config: CollectorConfig): PollerEntry[] {
+  if (!config.pollersFile) return [];
+  let text: string;
+  try {
+    text = readFileSync(config.pollersFile, 'utf8');
+  } catch (err) {
+    throw new Error(`collector.pollers: cannot read ${config.pollersFile}: ${(err as Error).message}`);
+  }
+  const parsed = parsePollersFile(text, config.pollersFile);
+  if (!parsed.ok) throw new Error(`collector.pollers has problems:\n  ${parsed.problems.join('\n  ')}`);
+  return parsed.entries;
+}
+
+/** The pollers run on the first host's link, as the MQTT meters do: a BMC gateway is one host. */
+function pollerSet(entries: PollerEntry[], link: HostLink, config: CollectorConfig, deps: CollectorDeps, announce: (meters: MeterInfo[]) => void): PollerSet | undefined {
+  if (entries.length === 0) return undefined;
+  return new PollerSet(createPollers(entries, { now: deps.now, log: deps.log }), {
+    windowMs: config.meterWindowMs,
+    now: deps.now,
+    log: deps.log,
+    publishWindow: (meter, body) => link.publishMeterWindow(meter, body),
+    inventoryChanged: announce,
+  });
+}
+
+/**
+ * The first host's `info` lists the meters of every part that reads them (MQTT meters, pollers, the simulated
+ * site's): each part reports its own list, and the host announces their union.
+ */
+function meterInventory(link: HostLink): (part: string, meters: MeterInfo[]) => void {
+  const parts = new Map<string, MeterInfo[]>();
+  return (part, meters) => {
+    parts.set(part, meters);
+    link.setMeters([...parts.values()].flat());
+  };
+}
+
 /** Meters belong to the first host: the one this collector runs on (or, simulated, the fleet's first). */
-function listenForMeters(config: CollectorConfig, link: HostLink, deps: CollectorDeps): MeterListener {
+function listenForMeters(config: CollectorConfig, link: HostLink, deps: CollectorDeps, announce: (meters: MeterInfo[]) => void): MeterListener {
   const router = new MeterRouter({ kinds: config.meters as MeterKind[], zigbeeBase: config.zigbeeBase, jsonMappings: jsonMappings(config), maxMeters: 1024 });
   return new MeterListener({
     brokerUrl: config.meterBrokerUrl || config.brokerUrl,
@@ -73,23 +114,26 @@ function listenForMeters(config: CollectorConfig, link: HostLink, deps: Collecto
     now: deps.now,
     log: deps.log,
     publishWindow: (meter, body) => link.publishMeterWindow(meter, body),
-    inventoryChanged: (meters) => link.setMeters(meters),
+    inventoryChanged: announce,
   });
 }
 
 export async function startCollector(config: CollectorConfig, deps: CollectorDeps): Promise<RunningCollector> {
   const loadedAt = deps.now();
+  // Checked before the fleet opens, so a bad pollers file fails the start with its reasons.
+  const polled = pollerEntries(config);
   const fleet = await openFleet(config, loadedAt, deps.log);
   const bootId = randomBytes(8).toString('hex');
   const recorder = config.recordFile ? new Recorder(config.recordFile) : undefined;
   recorder?.start();
 
   const links: HostLink[] = [];
+  const pollerKinds = [...new Set(polled.map((e) => e.kind))];
   const hosts: SampledHost[] = fleet.hosts.map((h) => {
     const info: HostInfo = { v: 1, boot_id: bootId, ts: loadedAt, simulated: fleet.simulated, gpus: h.gpus, meters: [] };
     const link = new HostLink({
       brokerUrl: config.brokerUrl, prefix: config.prefix, site: config.site, host: h.name, bootId,
-      version: deps.version, sources: [fleet.source, ...config.meters].filter((k) => k !== 'none'), info, now: deps.now, log: deps.log,
+      version: deps.version, sources: [fleet.source, ...config.meters, ...pollerKinds].filter((k) => k !== 'none'), info, now: deps.now, log: deps.log,
       spoolDir: config.spoolDir,
       spoolLimits: { maxMessages: config.spoolMaxMessages, maxBytes: config.spoolMaxBytes },
       sender: { ackTimeoutMs: config.ackTimeoutMs, resendPerSecond: config.resendPerSecond, now: deps.now },
@@ -107,10 +151,13 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
       ? `collector: SIMULATED fleet of ${config.hosts} hosts x ${config.gpus} GPUs (seed ${config.seed}, ${spool}) -> ${config.brokerUrl}`
       : `collector: ${fleet.source} on ${fleet.hosts[0]?.name}: ${gpuCount} GPU(s)${config.meters.length ? `, meters ${config.meters.join(',')}` : ''} (${spool}) -> ${config.brokerUrl}`,
   );
-  // Checked before anything connects, so a bad mapping file fails the start with its reasons.
-  const meters = config.meters.length > 0 ? listenForMeters(config, links[0]!, deps) : undefined;
+  // Checked before anything connects, so a bad mapping or pollers file fails the start with its reasons.
+  const announce = meterInventory(links[0]!);
+  const meters = config.meters.length > 0 ? listenForMeters(config, links[0]!, deps, (m) => announce('mqtt', m)) : undefined;
+  const pollers = pollerSet(polled, links[0]!, config, deps, (m) => announce('pollers', m));
   for (const link of links) link.start();
   meters?.start();
+  pollers?.start();
   // A host without GPUs (--source none) has no GPU stream at all, rather than empty windows.
   const sampler = new Sampler(hosts.filter((_, i) => fleet.hosts[i]!.gpus.length > 0), { windowMs: config.windowMs, sampleMs: config.sampleMs, now: deps.now });
   sampler.start();
@@ -124,7 +171,7 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
     const trackers = fleet.hosts.map(() => new JobTracker());
     // The simulated site's meters (racks, fuel cell, grid) go out on the first host's link, as a meter gateway would.
     const simMeters = fleet.simulated ? new MeterWindows(config.meterWindowMs) : undefined;
-    if (simMeters) links[0]!.setMeters(simMeterInfo(fleet.hosts.length));
+    if (simMeters) announce('sim', simMeterInfo(fleet.hosts.length));
     let tick = 0;
     jobScan = setInterval(() => {
       const now = deps.now();
@@ -144,7 +191,7 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
       });
     }, 1000);
   }
-  const health = () => ({ ...fleet.health(), ...meters?.health(), ...deliveryHealth(links) });
+  const health = () => ({ ...fleet.health(), ...meters?.health(), ...pollers?.health(), ...deliveryHealth(links) });
   const healthLog = config.healthLogSeconds > 0
     ? setInterval(() => deps.log(`collector health: ${JSON.stringify(health())}`), config.healthLogSeconds * 1000)
     : undefined;
@@ -159,6 +206,7 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
     async stop() {
       sampler.stop();
       await meters?.stop();
+      await pollers?.stop();
       const deadline = deps.now() + config.shutdownWaitMs;
       while (!links.every((l) => l.drained) && deps.now() < deadline) {
         links.forEach((l) => l.pump());

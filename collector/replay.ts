@@ -2,7 +2,8 @@
  * `kilowatch collector --source <kind> --replay <file> [--topic <topic>]`:
  * what kilowatch makes of a captured reading, without a broker. The file
  * holds what the source would read (nvidia-smi CSV with its header, a
- * Prometheus scrape, or one meter payload whose MQTT topic is --topic); the
+ * Prometheus scrape, one meter payload whose MQTT topic is --topic, one
+ * Redfish resource as JSON, or the text of `ipmitool dcmi power reading`); the
  * result is the protocol messages the collector would publish, each checked
  * by the same validators the server runs. Pure: (kind, text, topic, now) in,
  * messages or a reason out.
@@ -17,6 +18,8 @@ import { parseTasmota } from './meters/parse-tasmota.js';
 import { byFriendlyName, discoverZigbeeDevices, parseZigbee2mqtt, zigbeeMeterInfo } from './meters/parse-zigbee2mqtt.js';
 import { gpuFromRow, parseQueryCsv } from './sources/parse-nvidia-smi.js';
 import { parseExposition, readingsFromExposition } from './sources/parse-prometheus.js';
+import { dcmiMeterReading } from './pollers/parse-ipmi-dcmi.js';
+import { readRedfishDocument } from './pollers/parse-redfish.js';
 import { HostWindow, type GpuSample, windowStart } from './window.js';
 
 export interface ReplayInput {
@@ -104,7 +107,24 @@ export function replay(input: ReplayInput): ReplayResult {
       }
       return meterMessages(input, parseZigbee2mqtt(topic, text, byFriendlyName([])));
     }
+    // A poller's meters are named after its id; replayed, the kind stands in for it.
+    case 'redfish': {
+      let doc: unknown;
+      try {
+        doc = JSON.parse(text);
+      } catch (err) {
+        return { ok: false, error: `redfish: the input is not JSON: ${(err as Error).message}` };
+      }
+      const parsed = readRedfishDocument(kind, doc);
+      if (!parsed.ok) return { ok: false, error: `redfish: ${parsed.reason}: ${parsed.detail}` };
+      if (parsed.readings.length === 0) return { ok: false, error: 'redfish: the resource carries no power or energy reading right now' };
+      return meterWindowMessages(input, parsed.readings);
+    }
+    case 'ipmi-dcmi': {
+      const parsed = dcmiMeterReading(kind, text);
+      return parsed.ok ? meterWindowMessages(input, [parsed.reading]) : { ok: false, error: `ipmi-dcmi: ${parsed.reason}: ${parsed.detail}` };
+    }
     default:
-      return { ok: false, error: `--replay reads nvidia-smi, prometheus, tasmota, shelly or zigbee2mqtt input, not ${kind}` };
+      return { ok: false, error: `--replay reads nvidia-smi, prometheus, tasmota, shelly, zigbee2mqtt, redfish or ipmi-dcmi input, not ${kind}` };
   }
 }

@@ -17,10 +17,9 @@
  * - since ipmitool 1.8.19 the timestamp is printed by ipmi_timestamp_numeric()
  *   without a newline, so "Sampling period:" follows on the timestamp's line;
  *   1.8.18 printed ctime() text with its own newline;
- * - the label column width differs between versions (%8d after 42 or 47
- *   columns), so labels are matched, not positions;
- * - with a statistics period argument (`dcmi power reading 5_min`) the period
- *   is printed as ipmitool's name for it (5_sec .. 1_hour).
+ * - labels are matched, not column positions, so a change of padding
+ *   between releases does not matter;
+ * - "00000000 Seconds." (no statistics period) states no period rather than 0.
  *
  * "Power reading state is: deactivated" is DCMI's Power Measurement state
  * (bit 6 of the state byte, DCMI 1.5 §6.6.1): the BMC is not measuring, and
@@ -53,9 +52,6 @@ const WATTS = {
 
 const STATE = /Power reading state is:\s*(\S+)/i;
 const PERIOD_SECONDS = /Sampling period:\s*(\d+)\s+Seconds/i;
-/** ipmitool's dcmi_sampling_vals names, e.g. 5_sec, 15_min, 1_hour. */
-const PERIOD_NAMED = /Sampling period:\s*(\d+)_(sec|min|hour)\b/i;
-const UNIT_MS: Record<string, number> = { sec: 1000, min: 60_000, hour: 3_600_000 };
 
 /** Text that is not ipmitool's answer (an error message, a login failure) is quoted this far in the reason. */
 const QUOTE_CHARS = 120;
@@ -86,11 +82,8 @@ export function parseDcmiPowerReading(text: string): DcmiParse {
     if (w === undefined) return { ok: false, reason: 'bad_value', detail: `${field} is "${raw}"` };
     reading[field] = w;
   }
-  const seconds = PERIOD_SECONDS.exec(text);
-  const named = PERIOD_NAMED.exec(text);
-  const periodMs = seconds ? Number(seconds[1]) * 1000 : named ? Number(named[1]) * UNIT_MS[named[2]!.toLowerCase()]! : 0;
-  // Some BMCs print 00000000 Seconds: no statistics period, so none is stated rather than 0.
-  if (periodMs > 0) reading.sampling_period_ms = periodMs;
+  const seconds = Number(PERIOD_SECONDS.exec(text)?.[1] ?? 0);
+  if (seconds > 0) reading.sampling_period_ms = seconds * 1000;
   return { ok: true, reading: reading as DcmiReading };
 }
 

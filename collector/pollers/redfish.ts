@@ -102,7 +102,7 @@ export class RedfishPoller implements MeterPoller {
     this.client = new RedfishClient({ url: this.settings.url, auth: this.settings.auth, insecureTls: this.settings.insecureTls });
     const timeout = entry.timeout_ms ?? DEFAULT_TIMEOUT_MS;
     this.loop = new PollLoop<PollResult>({
-      intervalMs: () => entry.interval_ms ?? this.deviceIntervalMs ?? DEFAULT_INTERVAL_MS,
+      intervalMs: () => this.intervalMs(),
       timeoutMs: () => (this.plan ? timeout : timeout * DISCOVERY_DEADLINES),
       poll: (signal) => this.poll(signal),
       onResult: (r, at) => this.onResult(r, at),
@@ -119,6 +119,11 @@ export class RedfishPoller implements MeterPoller {
   async stop(): Promise<void> {
     await this.loop.stop();
     await this.client.close();
+  }
+
+  /** The pace now: the entry's, else the power sensor's SensingInterval (bounded), else the default. */
+  intervalMs(): number {
+    return this.entry.interval_ms ?? this.deviceIntervalMs ?? DEFAULT_INTERVAL_MS;
   }
 
   meters(): MeterInfo[] {
