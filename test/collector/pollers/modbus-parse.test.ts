@@ -19,7 +19,7 @@ describeFixtures('SDM630 register fixtures', join(ROOT, 'test/fixtures/modbus'),
       ok: true,
       reading: {
         meter: 'meter-a',
-        voltage_v: 230.3667, // "Average line to neutral volts"
+        voltage_v: 230.36667, // "Average line to neutral volts"
         current_a: 15.75,
         power_w: 3500.75,
         pf: 0.975,
@@ -102,7 +102,7 @@ describe('Modbus TCP frames', () => {
     expect(r.push(a.subarray(0, 5))).toEqual({ frames: [] });
     const both = r.push(Buffer.concat([a.subarray(5), b]));
     expect('frames' in both && both.frames.map((f) => f.toString('hex'))).toEqual([a.toString('hex'), b.toString('hex')]);
-    expect(new MbapReader().push(Buffer.from('HTTP/1.1 400 Bad Request\r\n', 'latin1'))).toEqual({ error: 'not a Modbus TCP frame (protocol 20550, length 12590)' });
+    expect(new MbapReader().push(Buffer.from('HTTP/1.1 400 Bad Request\r\n', 'latin1'))).toEqual({ error: 'not a Modbus TCP frame (protocol 21584, length 12081)' });
     expect(new MbapReader().push(Buffer.from('000100000400', 'hex').subarray(0, 6))).toEqual({ frames: [] });
     expect(new MbapReader().push(Buffer.from('00010000ffff01', 'hex'))).toEqual({ error: 'not a Modbus TCP frame (protocol 0, length 65535)' });
   });
