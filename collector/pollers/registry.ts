@@ -20,6 +20,7 @@
 import { parse as parseYaml } from 'yaml';
 import { isObject } from '../meters/reading.js';
 import { IpmiDcmiPoller, ipmiDcmiSettings } from './ipmi-dcmi.js';
+import { ModbusPoller, modbusSettings } from './modbus.js';
 import type { MeterPoller, PollerDeps, PollerEntry, PollerKind } from './poller.js';
 import { RedfishPoller, redfishSettings } from './redfish.js';
 import { SnmpPduPoller, snmpPduSettings } from './snmp-pdu.js';
@@ -34,6 +35,7 @@ export const POLLER_KINDS: Partial<Record<PollerKind, PollerKindSpec>> = {
   redfish: { check: (e, where) => redfishSettings(e, where).problems, create: (e, deps) => new RedfishPoller(e, deps) },
   'ipmi-dcmi': { check: (e, where) => ipmiDcmiSettings(e, where).problems, create: (e, deps) => new IpmiDcmiPoller(e, deps) },
   'snmp-pdu': { check: (e, where) => snmpPduSettings(e, where).problems, create: (e, deps) => new SnmpPduPoller(e, deps) },
+  modbus: { check: (e, where) => modbusSettings(e, where).problems, create: (e, deps) => new ModbusPoller(e, deps) },
 };
 
 /** Ids become meter ids and topic segments: no `/` (channels use it: `<id>/psu-0`), no leading `_` (reserved by protocol v1). */
