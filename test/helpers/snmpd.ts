@@ -104,3 +104,49 @@ export async function startSnmpd(opts: { subtrees: string[]; state?: OidState })
     },
   };
 }
+
+// ---- an SNMP agent inside the test process, for the unit tier (no Debian package) ----
+
+interface NetSnmpAgentLib {
+  ObjectType: Record<string, number>;
+  MibProviderType: Record<string, number>;
+  MaxAccess: Record<string, number>;
+  ErrorStatus: Record<string, number>;
+  createAgent(options: object, cb: (err: Error | null) => void): {
+    getAuthorizer(): { addCommunity(c: string): void };
+    getMib(): { registerProvider(p: object): void; setScalarValue(name: string, v: number): void };
+    close(cb?: () => void): void;
+  };
+}
+
+export interface InProcessAgent {
+  port: number;
+  /** The next value of each scalar, read on every GET. */
+  values: Record<string, number>;
+  close(): Promise<void>;
+}
+
+/**
+ * net-snmp's own agent serving Integer scalars `<oid>.0` on the v2c community
+ * SNMPD_COMMUNITY. `failing`: every GET answers genErr (RFC 3416 error-status 5).
+ */
+export async function startInProcessAgent(scalars: Record<string, number>, opts: { failing?: boolean } = {}): Promise<InProcessAgent> {
+  const snmp = createRequire(import.meta.url)('net-snmp') as NetSnmpAgentLib;
+  const port = await freeUdpPort();
+  const agent = snmp.createAgent({ port, address: '127.0.0.1', disableAuthorization: false }, () => undefined);
+  agent.getAuthorizer().addCommunity(SNMPD_COMMUNITY);
+  const mib = agent.getMib();
+  const values = { ...scalars };
+  for (const oid of Object.keys(scalars)) {
+    mib.registerProvider({
+      name: oid, type: snmp.MibProviderType.Scalar, oid: oid.replace(/\.0$/, ''), scalarType: snmp.ObjectType.Integer, maxAccess: snmp.MaxAccess['read-only'],
+      handler: (req: { instanceNode: { value: number }; done(e?: object): void }) => {
+        if (opts.failing) return req.done({ errorStatus: snmp.ErrorStatus.GeneralError });
+        req.instanceNode.value = values[oid]!;
+        req.done();
+      },
+    });
+    mib.setScalarValue(oid, scalars[oid]!);
+  }
+  return { port, values, close: () => new Promise<void>((r) => agent.close(() => r())) };
+}
