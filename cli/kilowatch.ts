@@ -111,6 +111,10 @@ async function main(argv: string[]): Promise<number> {
       if (name === 'all' && !cfg.siteConfig && collectorCfg && (collectorCfg.source === 'sim' || (collectorCfg.source === 'auto' && !(await import('../collector/fleet.js')).driverPresent()))) {
         cfg = { ...cfg, siteConfig: join(here, '../../docs/demo-site.yaml') };
         log(`kilowatch: simulated fleet: using the demo site file ${cfg.siteConfig}`);
+        if (!cfg.alertRules) {
+          cfg = { ...cfg, alertRules: join(here, '../../docs/alert-rules.yaml') };
+          log(`kilowatch: simulated fleet: using the demo alert rules ${cfg.alertRules}`);
+        }
       }
       server = await startServer(cfg, { ...deps, webDir: join(here, '../web') });
       log(`kilowatch ${VERSION}: server ready at ${server.httpUrl} (MQTT ${server.brokerUrl})`);
@@ -155,6 +159,8 @@ async function main(argv: string[]): Promise<number> {
         resolve();
       })();
     };
+    // SIGHUP rereads the alert rules file, as daemons do; it never stops the process.
+    process.on('SIGHUP', () => server?.reload());
     process.on('SIGINT', () => onSignal('SIGINT'));
     process.on('SIGTERM', () => onSignal('SIGTERM'));
   });

@@ -66,6 +66,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'Raw windows (1 s resolution) are kept this many days, then deleted a whole day at a time.' },
   { key: 'server.site_config', flag: 'site-config', env: 'KILOWATCH_SITE_CONFIG', kind: 'string', default: '', for: server,
     help: 'The site file (YAML): groups of hosts with their meters, and power sources with capacity, tariff and carbon. See docs/demo-site.yaml. kilowatch all with the simulated fleet uses that demo file when none is given.' },
+  { key: 'server.alert_rules', flag: 'alert-rules', env: 'KILOWATCH_ALERT_RULES', kind: 'string', default: '', for: server,
+    help: 'The alert rules file (YAML): rules that are read-only in the UI, and the webhooks firing alerts go to. Reloaded on SIGHUP; a bad file is refused whole and the running rules stay. See docs/alert-rules.yaml.' },
   { key: 'server.time_zone', flag: 'time-zone', env: 'KILOWATCH_TIME_ZONE', kind: 'string', default: 'UTC', for: server,
     help: 'IANA time zone of the site, in which efficiency reports count days (e.g. Europe/Berlin).' },
   { key: 'server.rollup_retention_days', flag: 'rollup-retention-days', env: 'KILOWATCH_ROLLUP_RETENTION_DAYS', kind: 'int', default: 400, min: 1, max: 36500, for: server,

@@ -4,7 +4,7 @@
  * per subscription, then arrays of columns [ts[], v1[], v2[], ...].
  */
 
-export type ViewName = 'fleet';
+export type ViewName = 'fleet' | 'alerts';
 
 export interface ColumnSpec {
   name: string;
@@ -41,7 +41,51 @@ export type ServerMessage =
    */
   | { type: 'data'; view: ViewName; replace: boolean; columns: number[][] }
   | { type: 'summary'; view: 'fleet'; summary: FleetSummary }
+  /** The active alerts, whole: on subscribing to `alerts`, and after frames were skipped. */
+  | { type: 'alerts'; view: 'alerts'; active: WsAlert[] }
+  /** One alert transition, sent at once (outside the live views' coalescing); `active` is the alert now, null once resolved. */
+  | { type: 'alert'; view: 'alerts'; event: WsAlertEvent; active: WsAlert | null }
   | { type: 'error'; reason: string };
+
+export interface WsAlertTarget {
+  /** `gpu:<site>/<host>/<gpu>`, `host:<site>/<host>`, `group:<name>`, `source:<name>` or `fleet`. */
+  label: string;
+  site?: string;
+  host?: string;
+  gpu?: string;
+  group?: string;
+  source?: string;
+}
+
+export interface WsAlert {
+  /** `<rule>|<target label>`: acknowledge with it. */
+  key: string;
+  rule: string;
+  severity: 'info' | 'warning' | 'critical';
+  target: WsAlertTarget;
+  state: 'pending' | 'firing';
+  since: number;
+  value: number;
+  message: string;
+  acked?: { by: string; at: number };
+  inhibited: boolean;
+}
+
+export interface WsAlertEvent {
+  key: string;
+  rule: string;
+  severity: WsAlert['severity'];
+  target: WsAlertTarget;
+  from: 'inactive' | 'pending' | 'firing';
+  to: 'pending' | 'firing' | 'resolved' | 'late';
+  value: number;
+  /** When the condition was seen: the window's end for window rules, the server's clock for health rules. */
+  at: number;
+  message: string;
+  notify: boolean;
+  silenced?: string;
+  inhibited?: boolean;
+}
 
 /** Columns of the fleet view, in order. */
 export const FLEET_COLUMNS: readonly ColumnSpec[] = Object.freeze([

@@ -26,6 +26,8 @@ export interface ServerConfig {
   /** The site file; empty when none. */
   readonly siteConfig: string;
   readonly victoriaUrl: string;
+  /** The alert rules file; empty when none. */
+  readonly alertRules: string;
 }
 
 export function serverConfig(v: Values): ServerConfig {
@@ -51,6 +53,7 @@ export function serverConfig(v: Values): ServerConfig {
     store: v.get('server.store') as ServerConfig['store'],
     siteConfig: v.get('server.site_config') as string,
     victoriaUrl: v.get('server.victoria_url') as string,
+    alertRules: v.get('server.alert_rules') as string,
   });
 }
 

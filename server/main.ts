@@ -24,6 +24,12 @@ import { VictoriaStore } from './store/victoria-store.js';
 import { type JobsPage, queryEfficiency, queryJobs } from './store/job-queries.js';
 import { MAX_BUCKETS, querySeries } from './store/series-query.js';
 import { LiveHub } from './ws/live-hub.js';
+import type { GpuWindow, MeterWindow } from '../protocol/payloads.js';
+import { alertRoutes } from './alerts/alert-routes.js';
+import { AlertService } from './alerts/alert-service.js';
+import { type RulesFile, loadRulesFile } from './alerts/rules-file.js';
+import { type SiteIndex, siteIndex } from './alerts/site-index.js';
+import { OperatorError } from './operator-error.js';
 
 export interface ServerDeps {
   now: () => number;
@@ -35,7 +41,17 @@ export interface ServerDeps {
 export interface RunningServer {
   httpUrl: string;
   brokerUrl: string;
+  /** Rereads the alert rules file (SIGHUP): a bad file is refused whole, and the running rules stay. */
+  reload(): void;
   stop(): Promise<void>;
+}
+
+/** The alert rules file, or none; its problems stop the start, all of them listed. */
+function alertRulesFile(path: string, site: SiteIndex): RulesFile {
+  if (!path) return { rules: [], webhooks: [] };
+  const r = loadRulesFile(path, site);
+  if (!r.ok) throw new OperatorError(`the alert rules file has ${r.problems.length} problem(s):\n  - ${r.problems.join('\n  - ')}`);
+  return r.file;
 }
 
 export async function startServer(config: ServerConfig, deps: ServerDeps): Promise<RunningServer> {
@@ -49,6 +65,8 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   try {
     // The site file is read before anything starts: its problems stop the start, all of them listed.
     const site = config.siteConfig ? loadSiteConfig(config.siteConfig) : undefined;
+    const sites = siteIndex(site);
+    const rulesFile = alertRulesFile(config.alertRules, sites);
     const ledger = new DeliveryLedger();
     // REST job events wait for their commit before they answer (rest-jobs.ts); the ledger sees every commit as before.
     const commits = new CommitWatch(ledger);
@@ -92,9 +110,25 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     const rejects = new RejectLog();
     // Older windows than the raw retention would be deleted at once (DuckDB) or dropped silently (VictoriaMetrics): refused instead.
     const policy = { prefix: config.prefix, maxPayloadBytes: config.maxPayloadBytes, maxFutureMs: config.maxFutureMs, maxAgeMs: config.rawRetentionDays * 86_400_000 };
-    const pipeline = new Pipeline(policy, live, rejects, store, ledger, now, log);
-    const mqtt = new IngestClient({ url: brokerUrl, prefix: config.prefix, sites: config.sites, onMessage: (t, p) => pipeline.handle(t, p), log });
+    // Alerts: evaluated on every window the pipeline takes; their state is rebuilt from the store first.
+    let hub: LiveHub | undefined;
+    let mqtt: IngestClient | undefined;
+    const alerts = new AlertService({
+      store, site: sites, file: rulesFile, now, log, prefix: config.prefix,
+      publishRetained: (topic, payload) => mqtt?.publishRetained(topic, payload) ?? false,
+      onEvent: (e, active) => hub?.pushAlert(e, active),
+    });
+    await alerts.load();
+    stops.push(async () => alerts.stop());
+    const observer = {
+      gpu: (s: string, h: string, w: GpuWindow, late: boolean) => alerts.onGpuWindow(s, h, w, late),
+      meter: (s: string, h: string, m: string, w: MeterWindow, late: boolean) => alerts.onMeterWindow(s, h, m, w, late),
+      status: (s: string, h: string, online: boolean) => alerts.onStatus(s, h, online),
+    };
+    const pipeline = new Pipeline(policy, live, rejects, store, ledger, now, log, observer);
+    mqtt = new IngestClient({ url: brokerUrl, prefix: config.prefix, sites: config.sites, onMessage: (t, p) => pipeline.handle(t, p), log });
     await mqtt.start();
+    alerts.start();
     const acks = new AckPublisher(ledger, mqtt, config.prefix, config.ackIntervalMs, now);
     acks.start();
     stops.push(async () => {
@@ -110,9 +144,10 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
       const st = store.stats(now());
       return { degraded: st.degraded, reason: st.last_error };
     };
-    const hub = new LiveHub(live, { tickMs: 1000, maxBufferedBytes: 4 * 1024 * 1024, maxBehindMs: 30_000, settleMs: 2000, now, storeStatus });
-    hub.start();
-    stops.push(() => hub.stop());
+    const liveHub = new LiveHub(live, { tickMs: 1000, maxBufferedBytes: 4 * 1024 * 1024, maxBehindMs: 30_000, settleMs: 2000, now, storeStatus, activeAlerts: () => alerts.view().active });
+    hub = liveHub;
+    liveHub.start();
+    stops.push(() => liveHub.stop());
 
     const jobsApi = new JobsApi({
       store, live, commits, now, maxFutureMs: config.maxFutureMs, maxAgeMs: policy.maxAgeMs, sites: config.sites,
@@ -122,9 +157,9 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
       host: config.host,
       port: config.port,
       webDir: deps.webDir,
-      onUpgrade: (req, socket, head) => hub.handleUpgrade(req, socket, head),
-      // POST /api/v1/jobs, POST /api/v1/jobs/{id}/end, GET /api/v1/jobs/{id}.
-      methodRoutes: jobsApi.routes(),
+      onUpgrade: (req, socket, head) => liveHub.handleUpgrade(req, socket, head),
+      // POST /api/v1/jobs, POST /api/v1/jobs/{id}/end, GET /api/v1/jobs/{id}; alerts, silences and rules.
+      methodRoutes: [...jobsApi.routes(), ...alertRoutes(alerts, store, now)],
       routes: {
         '/api/v1/fleet': () => fleetView(live, now()),
         '/api/v1/series': async (url) => {
@@ -159,14 +194,21 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
             now: now(), startedAt, version: deps.version, rejects, pipeline: pipeline.counters, store: store.stats(now()), live,
             delivery: { ...ledger.totals(), acks_sent: acks.sent, acks_unsent: acks.unsent },
             mqtt: { url: brokerUrl, embedded, connected: mqtt.connected, received: mqtt.received, reconnects: mqtt.reconnects },
-            ws: { clients: hub.clientCount, frames_skipped: hub.framesSkipped, disconnected_slow: hub.disconnectedSlow },
+            ws: { clients: liveHub.clientCount, frames_skipped: liveHub.framesSkipped, disconnected_slow: liveHub.disconnectedSlow },
+            alerts: alerts.health(),
           }),
       },
     });
     const httpUrl = await http.start();
     stops.push(() => http.stop());
 
-    return { httpUrl, brokerUrl, stop: stopAll };
+    const reload = () => {
+      if (!config.alertRules) return log('server: SIGHUP: no alert rules file to reload');
+      const r = loadRulesFile(config.alertRules, sites);
+      if (!r.ok) return log(`server: SIGHUP: the alert rules file was refused whole (the running rules stay); ${r.problems.length} problem(s):\n  - ${r.problems.join('\n  - ')}`);
+      alerts.reload(r.file);
+    };
+    return { httpUrl, brokerUrl, reload, stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;

@@ -9,6 +9,7 @@ import type { IngestPolicy } from './core/ingest.js';
 import { ingest } from './core/ingest.js';
 import type { LiveState } from './core/live-state.js';
 import type { RejectLog } from './core/reject-log.js';
+import type { GpuWindow, MeterWindow } from '../protocol/payloads.js';
 import type { StoredItem, WindowStore } from './store/store.js';
 
 export interface PipelineCounters {
@@ -22,6 +23,13 @@ export interface PipelineCounters {
   internal_errors: number;
 }
 
+/** Sees every new window and status after live state took it (the alert engine); `late` when older than the latest. */
+export interface PipelineObserver {
+  gpu(site: string, host: string, window: GpuWindow, late: boolean): void;
+  meter(site: string, host: string, meter: string, window: MeterWindow, late: boolean): void;
+  status(site: string, host: string, online: boolean): void;
+}
+
 export class Pipeline {
   readonly counters: PipelineCounters = { windows: 0, meter_windows: 0, work_reports: 0, job_events: 0, late: 0, duplicates: 0, store_refused: 0, internal_errors: 0 };
 
@@ -33,6 +41,7 @@ export class Pipeline {
     private readonly ledger: DeliveryLedger,
     private readonly now: () => number,
     private readonly log: (line: string) => void,
+    private readonly observer?: PipelineObserver,
   ) {}
 
   /** De-duplication on (host, stream, boot_id, seq): a duplicate is counted and answered with an ack, nothing else. */
@@ -67,8 +76,10 @@ export class Pipeline {
           const key = { site: m.site, host: m.host, stream: 'gpu', bootId: w.boot_id };
           if (!this.isNew(key, w.seq, w.first_seq, now)) return;
           this.counters.windows += 1;
-          if (this.live.applyWindow(m.site, m.host, w, now) === 'late') this.counters.late += 1;
+          const late = this.live.applyWindow(m.site, m.host, w, now) === 'late';
+          if (late) this.counters.late += 1;
           this.buffer({ kind: 'gpu', key, window: w, receivedAt: now }, w.seq);
+          this.observer?.gpu(m.site, m.host, w, late);
           return;
         }
         case 'meter': {
@@ -76,8 +87,10 @@ export class Pipeline {
           const key = { site: m.site, host: m.host, stream: m.stream, bootId: w.boot_id };
           if (!this.isNew(key, w.seq, w.first_seq, now)) return;
           this.counters.meter_windows += 1;
-          if (this.live.applyMeter(m.site, m.host, m.meter, w, now) === 'late') this.counters.late += 1;
+          const late = this.live.applyMeter(m.site, m.host, m.meter, w, now) === 'late';
+          if (late) this.counters.late += 1;
           this.buffer({ kind: 'meter', key, meter: m.meter, window: w, receivedAt: now }, w.seq);
+          this.observer?.meter(m.site, m.host, m.meter, w, late);
           return;
         }
         case 'job': {
@@ -95,6 +108,7 @@ export class Pipeline {
           return;
         case 'status':
           this.live.applyStatus(m.site, m.host, m.status);
+          this.observer?.status(m.site, m.host, m.status.state === 'online');
           return;
         case 'info':
           this.live.applyInfo(m.site, m.host, m.info);

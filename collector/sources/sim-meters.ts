@@ -33,7 +33,8 @@ export function simMeterReadings(gpuWatts: readonly number[]): MeterReading[] {
     racks[r] = (racks[r] ?? 0) + w * OVERHEAD_FACTOR + HOST_BASE_W;
   });
   const site = racks.reduce((a, b) => a + b, 0);
-  const fuel = Math.min(site * 0.7, SIM_FUEL_CELL_W);
+  // Half the load: near its capacity when the fleet is busy, well below it when idle (the demo budget alert fires at times).
+  const fuel = Math.min(site * 0.5, SIM_FUEL_CELL_W);
   return [
     ...racks.map((w, r) => ({ meter: `rack-${r}-pdu`, power_w: w })),
     { meter: 'fuel-cell', power_w: fuel },

@@ -16,12 +16,12 @@ export interface RouteRequest {
   url: URL;
   /** The `{name}` segments of the route's path, percent-decoded. */
   params: Readonly<Record<string, string>>;
-  /** A POST's parsed JSON body; undefined when the body is empty. */
+  /** A POST's or PUT's parsed JSON body; undefined when the body is empty. */
   body: unknown;
 }
 
 export interface MethodRoute {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** e.g. '/api/v1/jobs/{id}/end': a `{name}` segment matches one non-empty path segment. */
   path: string;
   handle: (req: RouteRequest) => unknown;
@@ -105,7 +105,7 @@ export class HttpServer {
         res.setHeader('allow', [...new Set(candidates.map((c) => c.method))].join(', '));
         return json(res, 405, { error: `${req.method} is not allowed on ${path}` });
       }
-      const result = req.method === 'POST'
+      const result = req.method === 'POST' || req.method === 'PUT'
         ? readJsonBody(req, this.opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES).then((body) => route.run(body))
         : route.run(undefined);
       if (result instanceof Promise) result.then(answer, fail);

@@ -69,6 +69,8 @@ export interface HealthInputs {
   live: LiveState;
   ws: { clients: number; frames_skipped: number; disconnected_slow: number };
   delivery: { streams: number; duplicates: number; rejected_settled: number; lost_windows: number; acks_sent: number; acks_unsent: number };
+  /** The alert engine: events, notifications, broken rules, and each webhook's sent and failed counts. */
+  alerts?: unknown;
 }
 
 /** GET /api/v1/health: rejects by reason, drops, store lag, and an overall state. */
@@ -91,5 +93,6 @@ export function healthView(h: HealthInputs) {
     delivery: h.delivery,
     store: h.store,
     ws: h.ws,
+    ...(h.alerts !== undefined && { alerts: h.alerts }),
   };
 }

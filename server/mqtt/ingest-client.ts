@@ -73,6 +73,14 @@ export class IngestClient {
     return true;
   }
 
+  /** Publishes retained at QoS 1 (alert state: protocol/README.md topics); '' clears the topic. False when not connected. */
+  publishRetained(topic: string, payload: string): boolean {
+    const client = this.client;
+    if (!client?.connected) return false;
+    client.publish(topic, payload, { qos: 1, retain: true });
+    return true;
+  }
+
   async stop(): Promise<void> {
     await this.client?.endAsync().catch(() => undefined);
   }

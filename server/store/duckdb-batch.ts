@@ -9,7 +9,7 @@ import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
 import { type EnergyLedger, type LedgerDelta, foldDeltas } from '../core/ledger.js';
 import { type WindowEnergy, type WindowEnergyResult, energyKey } from '../core/window-energy.js';
 import type { RollupWriter } from './duckdb-rollups.js';
-import { appendHostWindow, appendJobEvent, appendLedgerDelta, appendMeterWindow, appendWindow, appendWorkReport } from './duckdb-tables.js';
+import { appendAlertEntry, appendHostWindow, appendJobEvent, appendLedgerDelta, appendMeterWindow, appendWindow, appendWorkReport } from './duckdb-tables.js';
 import type { StoredItem } from './store.js';
 
 type GpuItem = Extract<StoredItem, { kind: 'gpu' }>;
@@ -56,6 +56,7 @@ export async function appendBatch(conn: DuckDBConnection, batch: readonly Stored
     }
     if (item.kind === 'meter') rows += appendMeterWindow(await appender('meter_windows'), item);
     if (item.kind === 'work') rows += appendWorkReport(await appender('work_reports'), item);
+    if (item.kind === 'alert') appendAlertEntry(await appender('alert_log'), item); // not counted: written_rows counts GPU, meter and job rows
     if (item.kind !== 'gpu') continue;
     const energies = windowEnergies(item, energy);
     const { site, host } = item.key;

@@ -9,7 +9,7 @@ import { ROLLUP_MS } from '../core/rollup.js';
 import type { MemberBucket, SeriesMetric } from '../core/series.js';
 import { LEDGER_BUCKET_MS } from '../core/ledger.js';
 import { RAW_COLUMNS, rollupViewSql } from './duckdb-rollup-sql.js';
-import { type BucketRequest, type JobFilter, type JobRecord, type LedgerTotal, type MemberSelector, type QuarterEnergy, memberName } from './store.js';
+import { type AlertLogEntry, type BucketRequest, type JobFilter, type JobRecord, type LedgerTotal, type MemberSelector, type QuarterEnergy, memberName } from './store.js';
 
 /** A job's start or end event as stored. */
 export interface JobEventRow {
@@ -190,6 +190,16 @@ export class DuckDbHistory {
   }
 
   /** Every job event in time order, for the ledger's spans at start. */
+  async alertLog(q: { sinceMs: number; kinds?: readonly AlertLogEntry['kind'][]; limit?: number }): Promise<AlertLogEntry[]> {
+    const params: DuckDBValue[] = [q.sinceMs];
+    const kinds = q.kinds ? ` AND kind IN (${q.kinds.map((k) => `$${params.push(k)}`).join(', ')})` : '';
+    const limit = q.limit === undefined ? '' : ` ORDER BY ts_ms DESC, rowid DESC LIMIT ${Math.max(0, Math.floor(q.limit))}`;
+    const rows = (await this.conn.runAndReadAll(`SELECT ts_ms, kind, key, data, rowid AS r FROM alert_log WHERE ts_ms >= $1${kinds}${limit}`, params)).getRowObjectsJS();
+    // Oldest first, in the order they were written: the state is rebuilt by replaying them.
+    rows.sort((a, b) => Number(a.ts_ms) - Number(b.ts_ms) || Number(a.r) - Number(b.r));
+    return rows.map((r) => ({ ts: Number(r.ts_ms), kind: r.kind as AlertLogEntry['kind'], key: r.key as string, data: JSON.parse(r.data as string) as unknown }));
+  }
+
   jobEvents(): Promise<(JobEventRow & { job: string })[]> {
     return this.jobEventRows('true', []);
   }

@@ -72,6 +72,8 @@ const MIGRATIONS: readonly (readonly string[])[] = [
   ],
   // 6: the window time behind each GPU's energy, so a group's energy states its coverage.
   ['ALTER TABLE energy_ledger ADD COLUMN window_ms BIGINT DEFAULT 0'],
+  // 7: the alert log (server/alerts/): transitions, acknowledgements, silences and API rules, appended.
+  ['CREATE TABLE alert_log (ts_ms BIGINT NOT NULL, kind VARCHAR NOT NULL, key VARCHAR NOT NULL, data VARCHAR NOT NULL)'],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

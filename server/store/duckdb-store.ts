@@ -25,7 +25,7 @@ import { RollupWriter } from './duckdb-rollups.js';
 import { migrate } from './duckdb-schema.js';
 import { STAGING_TABLES, upsertDelivery } from './duckdb-tables.js';
 import {
-  type BucketRequest, type CommitHooks, type HistoryReader, type JobFilter, type JobRecord, type LedgerTotal, type MemberSelector, type QuarterEnergy, type StoreStats, type StoredItem, type WindowStore, settlement,
+  type AlertLogEntry, type BucketRequest, type CommitHooks, type HistoryReader, type JobFilter, type JobRecord, type LedgerTotal, type MemberSelector, type QuarterEnergy, type StoreStats, type StoredItem, type WindowStore, settlement,
 } from './store.js';
 import { WriteBuffer } from './write-buffer.js';
 
@@ -217,6 +217,11 @@ export class DuckDbStore implements WindowStore, HistoryReader {
   memberBuckets(req: BucketRequest): Promise<MemberBucket[]> {
     if (!this.history) return Promise.reject(new Error('store not started'));
     return this.history.memberBuckets(req, this.opts.now() - (this.opts.rawDays ?? 7) * DAY_MS);
+  }
+
+  alertLog(q: { sinceMs: number; kinds?: readonly AlertLogEntry['kind'][]; limit?: number }): Promise<AlertLogEntry[]> {
+    if (!this.history) return Promise.reject(new Error('store not started'));
+    return this.history.alertLog(q);
   }
 
   jobs(filter: JobFilter): Promise<JobRecord[]> {

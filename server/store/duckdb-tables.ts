@@ -235,3 +235,12 @@ export function appendWorkReport(a: DuckDBAppender, item: Extract<StoredItem, { 
   a.endRow();
   return 1;
 }
+
+export function appendAlertEntry(a: DuckDBAppender, item: Extract<StoredItem, { kind: 'alert' }>): number {
+  a.appendBigInt(BigInt(item.entry.ts));
+  a.appendVarchar(item.entry.kind);
+  a.appendVarchar(item.entry.key);
+  a.appendVarchar(JSON.stringify(item.entry.data));
+  a.endRow();
+  return 1;
+}

@@ -17,11 +17,24 @@ export type StoredItem =
   | { kind: 'meter'; key: StreamKey; meter: string; window: MeterWindow; receivedAt: number }
   | { kind: 'job'; key: StreamKey; event: JobEvent; receivedAt: number }
   /** A work report is not spooled: it has no seq and settles nothing (its key's stream is `work`). */
-  | { kind: 'work'; key: StreamKey; job: string; report: WorkReport; receivedAt: number };
+  | { kind: 'work'; key: StreamKey; job: string; report: WorkReport; receivedAt: number }
+  /** An alert transition, acknowledgement, silence or API rule change (server/alerts/); its key's stream is `alerts`. */
+  | { kind: 'alert'; key: StreamKey; entry: AlertLogEntry; receivedAt: number };
+
+/** One record of the alert log: the engine's state and the API's rules are rebuilt from it at start. */
+export interface AlertLogEntry {
+  /** Server time of the record, ms. */
+  ts: number;
+  kind: 'transition' | 'ack' | 'silence' | 'unsilence' | 'rule_put' | 'rule_delete';
+  /** The alert key, silence id or rule id. */
+  key: string;
+  /** The transition, `{ by }`, the silence or the rule, as JSON. */
+  data: unknown;
+}
 
 /** The (stream, seq) a stored item settles; undefined for a work report. */
 export function settlement(item: StoredItem): { key: StreamKey; seq: number } | undefined {
-  if (item.kind === 'work') return undefined;
+  if (item.kind === 'work' || item.kind === 'alert') return undefined;
   return { key: item.key, seq: item.kind === 'job' ? item.event.seq : item.window.seq };
 }
 
@@ -123,6 +136,8 @@ export interface HistoryReader {
    * and per quarter hour when `byTime` (else `t` is `from`).
    */
   ledger(q: { from: number; to: number; jobs?: readonly string[]; byTime: boolean }): Promise<LedgerTotal[]>;
+  /** Alert log records with ts >= sinceMs, oldest first; `kinds` limits them; at most `limit` (the newest). */
+  alertLog(q: { sinceMs: number; kinds?: readonly AlertLogEntry['kind'][]; limit?: number }): Promise<AlertLogEntry[]>;
 }
 
 /** A ledger delta summed over its quarter hours (and, without `byTime`, over the range). */

@@ -28,7 +28,7 @@ import type { MemberBucket } from '../core/series.js';
 import { WindowEnergy } from '../core/window-energy.js';
 import { windowEnergies } from './duckdb-batch.js';
 import { DuckDbStore } from './duckdb-store.js';
-import type { BucketRequest, CommitHooks, HistoryReader, JobFilter, JobRecord, LedgerTotal, MemberSelector, QuarterEnergy, StoreStats, StoredItem, WindowStore } from './store.js';
+import type { AlertLogEntry, BucketRequest, CommitHooks, HistoryReader, JobFilter, JobRecord, LedgerTotal, MemberSelector, QuarterEnergy, StoreStats, StoredItem, WindowStore } from './store.js';
 import { itemRows } from './store.js';
 import { VictoriaHistory } from './victoria-history.js';
 import { windowLines } from './victoria-lines.js';
@@ -307,6 +307,11 @@ export class VictoriaStore implements WindowStore, HistoryReader {
 
   jobs(filter: JobFilter): Promise<JobRecord[]> {
     return this.inner.jobs(filter);
+  }
+
+  /** The alert log lives in the inner DuckDB, with the jobs. */
+  alertLog(q: { sinceMs: number; kinds?: readonly AlertLogEntry['kind'][]; limit?: number }): Promise<AlertLogEntry[]> {
+    return this.inner.alertLog(q);
   }
 
   work(jobs: readonly string[]): Promise<Map<string, Record<string, number>>> {

@@ -9,7 +9,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
-import { type ClientMessage, FLEET_COLUMNS, type FleetSummary, type ServerMessage } from '../../protocol/ws.js';
+import { type ClientMessage, FLEET_COLUMNS, type FleetSummary, type ServerMessage, type WsAlert, type WsAlertEvent } from '../../protocol/ws.js';
 import type { LiveState } from '../core/live-state.js';
 
 export interface LiveHubOptions {
@@ -23,11 +23,16 @@ export interface LiveHubOptions {
   now: () => number;
   /** The store's state for the summary, so the UI shows an outage while it lasts. */
   storeStatus?: () => { degraded: boolean; reason: string | null };
+  /** The active alerts, for a client subscribing to the `alerts` view. */
+  activeAlerts?: () => WsAlert[];
 }
 
 interface Client {
   ws: WebSocket;
   fleet: boolean;
+  alerts: boolean;
+  /** An alert frame was skipped: the whole list goes out once the socket drains. */
+  alertsStale: boolean;
   needsReplace: boolean;
   behindSince?: number;
   alive: boolean;
@@ -65,7 +70,7 @@ export class LiveHub {
   }
 
   private accept(ws: WebSocket): void {
-    const client: Client = { ws, fleet: false, needsReplace: false, alive: true };
+    const client: Client = { ws, fleet: false, alerts: false, alertsStale: false, needsReplace: false, alive: true };
     this.clients.add(client);
     ws.on('pong', () => (client.alive = true));
     ws.on('close', () => this.clients.delete(client));
@@ -80,8 +85,13 @@ export class LiveHub {
     } catch {
       return this.send(client, { type: 'error', reason: 'message is not JSON' });
     }
-    if (msg?.view !== 'fleet' || (msg.type !== 'subscribe' && msg.type !== 'unsubscribe')) {
-      return this.send(client, { type: 'error', reason: 'expected {"type":"subscribe"|"unsubscribe","view":"fleet"}' });
+    if ((msg?.view !== 'fleet' && msg?.view !== 'alerts') || (msg.type !== 'subscribe' && msg.type !== 'unsubscribe')) {
+      return this.send(client, { type: 'error', reason: 'expected {"type":"subscribe"|"unsubscribe","view":"fleet"|"alerts"}' });
+    }
+    if (msg.view === 'alerts') {
+      client.alerts = msg.type === 'subscribe';
+      if (client.alerts) this.sendAlerts(client);
+      return;
     }
     client.fleet = msg.type === 'subscribe';
     if (client.fleet) {
@@ -96,6 +106,21 @@ export class LiveHub {
     this.send(client, { type: 'data', view: 'fleet', replace: true, columns: this.live.history.columns(summary.hosts, now - this.opts.settleMs) });
     this.send(client, { type: 'summary', view: 'fleet', summary });
     client.needsReplace = false;
+  }
+
+  private sendAlerts(client: Client): void {
+    this.send(client, { type: 'alerts', view: 'alerts', active: this.opts.activeAlerts?.() ?? [] });
+    client.alertsStale = false;
+  }
+
+  /** An alert transition goes out at once to every alerts subscriber that is keeping up; the others get the whole list later. */
+  pushAlert(event: WsAlertEvent, active: WsAlert | undefined): void {
+    const frame = JSON.stringify({ type: 'alert', view: 'alerts', event, active: active ?? null } satisfies ServerMessage);
+    for (const c of this.clients) {
+      if (!c.alerts || c.ws.readyState !== WebSocket.OPEN) continue;
+      if (c.ws.bufferedAmount > this.opts.maxBufferedBytes) c.alertsStale = true;
+      else c.ws.send(frame);
+    }
   }
 
   private send(client: Client, msg: ServerMessage): void {
@@ -114,6 +139,7 @@ export class LiveHub {
     const delta = JSON.stringify({ type: 'data', view: 'fleet', replace: false, columns: changed } satisfies ServerMessage);
     const summaryFrame = JSON.stringify({ type: 'summary', view: 'fleet', summary } satisfies ServerMessage);
     for (const c of this.clients) {
+      if (c.alertsStale && c.ws.bufferedAmount <= this.opts.maxBufferedBytes) this.sendAlerts(c);
       if (!c.fleet || c.ws.readyState !== WebSocket.OPEN) continue;
       if (c.ws.bufferedAmount > this.opts.maxBufferedBytes) {
         this.framesSkipped += 1;

@@ -1,0 +1,92 @@
+/**
+ * The alerts API: active alerts and their history, acknowledgements,
+ * silences, and the rules (file rules read-only, API rules editable).
+ * Every write is in the store's alert log before it is answered.
+ *
+ *   GET    /api/v1/alerts?history=100     active alerts, silences, the latest transitions
+ *   POST   /api/v1/alerts/ack             { key, by? }
+ *   POST   /api/v1/silences               { rule?, target?, duration_s, reason, by? }
+ *   DELETE /api/v1/silences/{id}
+ *   GET    /api/v1/rules
+ *   POST   /api/v1/rules                  a rule (rules.ts); PUT /api/v1/rules/{id}; DELETE /api/v1/rules/{id}
+ */
+import { HttpError, JsonReply, type MethodRoute } from '../http/http-server.js';
+import type { HistoryReader, WindowStore } from '../store/store.js';
+import type { AlertService } from './alert-service.js';
+
+type Obj = Record<string, unknown>;
+const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Who did it: the body's `by` until authentication names the caller. */
+function actor(body: Obj): string {
+  return typeof body.by === 'string' && body.by.length > 0 && body.by.length <= 64 ? body.by : 'anonymous';
+}
+
+export function alertRoutes(alerts: AlertService, store: WindowStore & HistoryReader, now: () => number): MethodRoute[] {
+  const durable = async <T>(value: T): Promise<T> => {
+    await store.flush();
+    return value;
+  };
+  return [
+    {
+      method: 'GET', path: '/api/v1/alerts',
+      handle: async ({ url }) => {
+        const n = Number(url.searchParams.get('history') ?? 100);
+        if (!Number.isInteger(n) || n < 0 || n > 5000) throw new HttpError(400, 'bad alerts query', ['history must be an integer from 0 to 5000']);
+        const history = n === 0 ? [] : await store.alertLog({ sinceMs: 0, kinds: ['transition'], limit: n });
+        return { ...alerts.view(), history: history.map((r) => r.data).reverse() };
+      },
+    },
+    {
+      method: 'POST', path: '/api/v1/alerts/ack',
+      handle: ({ body }) => {
+        if (!isObject(body) || typeof body.key !== 'string') throw new HttpError(400, 'bad acknowledgement', ['key: the alert key (rule|target) is required']);
+        if (!alerts.acknowledge(body.key, actor(body))) throw new HttpError(404, `no active alert ${body.key}`);
+        return durable({ acked: body.key });
+      },
+    },
+    {
+      method: 'POST', path: '/api/v1/silences',
+      handle: ({ body }) => {
+        const problems: string[] = [];
+        if (!isObject(body)) throw new HttpError(400, 'bad silence', ['body must be a JSON object']);
+        for (const k of ['rule', 'target'] as const) if (body[k] !== undefined && (typeof body[k] !== 'string' || body[k] === '')) problems.push(`${k} must be a non-empty string`);
+        if (body.rule === undefined && body.target === undefined) problems.push('rule or target: a silence of everything is not allowed; name a rule, a target glob, or both');
+        const d = body.duration_s;
+        if (typeof d !== 'number' || !(d > 0 && d <= 90 * 86_400)) problems.push('duration_s must be a number of seconds > 0 and <= 90 days');
+        if (typeof body.reason !== 'string' || body.reason.trim() === '') problems.push('reason is required');
+        if (problems.length > 0) throw new HttpError(400, 'bad silence', problems);
+        const s = alerts.silence({
+          ...(typeof body.rule === 'string' && { rule: body.rule }), ...(typeof body.target === 'string' && { target: body.target }),
+          until: now() + (d as number) * 1000, reason: String(body.reason), by: actor(body),
+        });
+        return durable(new JsonReply(201, s));
+      },
+    },
+    {
+      method: 'DELETE', path: '/api/v1/silences/{id}',
+      handle: ({ params }) => {
+        if (!alerts.unsilence(params.id!)) throw new HttpError(404, `no silence ${params.id}`);
+        return durable({ removed: params.id });
+      },
+    },
+    { method: 'GET', path: '/api/v1/rules', handle: () => ({ rules: alerts.view().rules }) },
+    { method: 'POST', path: '/api/v1/rules', handle: ({ body }) => putRule(alerts, body, undefined, durable) },
+    { method: 'PUT', path: '/api/v1/rules/{id}', handle: ({ params, body }) => putRule(alerts, body, params.id!, durable) },
+    {
+      method: 'DELETE', path: '/api/v1/rules/{id}',
+      handle: ({ params }) => {
+        const r = alerts.deleteRule(params.id!);
+        if (r === 'read-only') throw new HttpError(403, `rule ${params.id} comes from the rules file, which is read-only here`);
+        if (r === 'unknown') throw new HttpError(404, `no API rule ${params.id}`);
+        return durable({ deleted: params.id });
+      },
+    },
+  ];
+}
+
+function putRule(alerts: AlertService, body: unknown, id: string | undefined, durable: <T>(v: T) => Promise<T>): Promise<JsonReply> {
+  const r = alerts.putRule(body, id);
+  if (!r.ok) throw new HttpError(r.status, 'bad rule', r.problems);
+  return durable(new JsonReply(id === undefined ? 201 : 200, r.rule));
+}
