@@ -120,9 +120,11 @@ describe('ipmi-dcmi poller with a fake ipmitool', () => {
     await until(() => t.poller.health().timeout! >= 1, 2000);
     await until(() => !alive(pid), 2000);
     expect(t.log[0]).toBe('ipmi-dcmi bmc: ipmitool killed at the deadline: no answer within 300 ms');
+    // The next run may already have started (and hang) before the fake is switched back; each is killed the same way.
     fake.set({ print: 'activated.txt' });
     await until(() => t.got.length > 0);
-    expect(t.poller.health()).toMatchObject({ timeout: 1, busy: 0 });
+    expect(t.poller.health()).toMatchObject({ busy: 0, error: 0 });
+    expect(t.poller.health().timeout).toBeGreaterThanOrEqual(1);
   });
 
   it('stops promptly with ipmitool hanging, and leaves no process behind', async () => {
