@@ -42,6 +42,9 @@ export interface CollectorConfig {
   readonly shutdownWaitMs: number;
   readonly healthLogSeconds: number;
   readonly jobPattern: string;
+  /** Jobs of a real host from /proc, or from the kubelet's pod resources API (collector/jobs/kubelet-pods.ts). */
+  readonly jobsFrom: 'proc' | 'kubelet';
+  readonly kubeletSocket: string;
 }
 
 export function collectorConfig(v: Values): CollectorConfig {
@@ -76,6 +79,8 @@ export function collectorConfig(v: Values): CollectorConfig {
     shutdownWaitMs: v.get('collector.shutdown_wait_ms') as number,
     healthLogSeconds: v.get('collector.health_log_s') as number,
     jobPattern: v.get('collector.job_pattern') as string,
+    jobsFrom: v.get('collector.jobs_from') as CollectorConfig['jobsFrom'],
+    kubeletSocket: v.get('collector.kubelet_socket') as string,
   });
 }
 
@@ -97,6 +102,8 @@ export function collectorProblems(c: CollectorConfig): string[] {
   for (const m of c.meters) if (!meterKinds.includes(m)) problems.push(`collector.meters: "${m}" is not a meter kind (${METER_KINDS.join(', ')})`);
   if (c.meters.includes('mqtt-json') && !c.meterMapFile) problems.push('collector.meters mqtt-json needs collector.meter_map (--meter-map mappings.json)');
   if (c.meterMapFile && !c.meters.includes('mqtt-json')) problems.push('collector.meter_map is set but collector.meters does not include mqtt-json');
+  if (c.jobsFrom === 'kubelet' && c.source === 'sim') problems.push('collector.jobs_from kubelet reads the pods of a real node; the simulated fleet runs its own jobs');
+  if (c.jobsFrom === 'kubelet' && !c.kubeletSocket.startsWith('/')) problems.push(`collector.kubelet_socket must be an absolute path, got "${c.kubeletSocket}"`);
   if (c.source === 'none' && c.meters.length === 0 && !c.pollersFile && !c.replayFile) problems.push('collector.source none reads no GPUs, so it needs --meters or --pollers');
   const pollerKinds: readonly string[] = REPLAY_POLLER_KINDS;
   if (pollerKinds.includes(c.source) && !c.replayFile) problems.push(`collector.source ${c.source} is for --replay; to poll a BMC live, list it in a pollers file (--pollers pollers.yaml, with --source none when the host has no GPUs)`);

@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import type { HostInfo, MeterInfo } from '../protocol/payloads.js';
 import type { CollectorConfig } from './config.js';
 import { Recorder } from './delivery/recorder.js';
-import { JobTracker } from './jobs/job-tracker.js';
+import { type JobChange, JobTracker } from './jobs/job-tracker.js';
+import { KubeletJobs } from './jobs/kubelet-pods.js';
 import { ProcJobDetector } from './jobs/proc-jobs.js';
 import { type Fleet, openFleet } from './fleet.js';
 import { parseJsonMappings } from './meters/json-mappings.js';
@@ -163,12 +164,26 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
   sampler.start();
   // Resends and sends held back by the in-flight bound go out on this beat.
   const pump = setInterval(() => links.forEach((l) => l.pump()), 250);
-  // Jobs, once a second: a simulated host names its own; on a real host, processes are mapped through /proc.
+  // Jobs, once a second: a simulated host names its own; on a real host, processes are mapped through /proc,
+  // or with --jobs-from kubelet the kubelet names the pods that hold its GPUs.
   // Changes go out on the job stream.
   let jobScan: NodeJS.Timeout | undefined;
+  let kubelet: KubeletJobs | undefined;
   if (fleet.source !== 'none') {
     const detector = new ProcJobDetector(undefined, config.jobPattern ? new RegExp(config.jobPattern) : undefined);
     const trackers = fleet.hosts.map(() => new JobTracker());
+    const publishJobs = (link: HostLink, changes: readonly JobChange[]) => {
+      for (const c of changes) {
+        const { job, user, project, partition } = c.job;
+        const labels = (c.job as { labels?: Record<string, string> }).labels; // a pod's namespace, name and containers
+        link.publishJobEvent({ ts: c.ts, event: c.event, job, gpus: c.gpus, ...(user && { user }), ...(project && { project }), ...(partition && { partition }), ...(labels && { labels }) });
+      }
+    };
+    // On Kubernetes the kubelet says which pod holds which GPU of this host, instead of /proc (jobs/kubelet-pods.ts).
+    if (config.jobsFrom === 'kubelet' && !fleet.simulated) {
+      kubelet = new KubeletJobs({ socketPath: config.kubeletSocket, intervalMs: 1000, timeoutMs: 2000, now: deps.now, log: deps.log, publish: (changes) => publishJobs(links[0]!, changes) });
+      kubelet.start();
+    }
     // The simulated site's meters (racks, fuel cell, grid) go out on the first host's link, as a meter gateway would.
     const simMeters = fleet.simulated ? new MeterWindows(config.meterWindowMs) : undefined;
     if (simMeters) announce('sim', simMeterInfo(fleet.hosts.length));
@@ -183,15 +198,11 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
       }
       fleet.hosts.forEach((h, i) => {
         if (reportWork) for (const w of h.work?.(now) ?? []) links[i]!.publishWork(w.job, now, w.totals);
-        const changes = h.jobs ? trackers[i]!.update(h.jobs(now), now) : detector.scan(h.read(now), now);
-        for (const c of changes) {
-          const { job, user, project, partition } = c.job;
-          links[i]!.publishJobEvent({ ts: now, event: c.event, job, gpus: c.gpus, ...(user && { user }), ...(project && { project }), ...(partition && { partition }) });
-        }
+        if (!kubelet) publishJobs(links[i]!, h.jobs ? trackers[i]!.update(h.jobs(now), now) : detector.scan(h.read(now), now));
       });
     }, 1000);
   }
-  const health = () => ({ ...fleet.health(), ...meters?.health(), ...pollers?.health(), ...deliveryHealth(links) });
+  const health = () => ({ ...fleet.health(), ...meters?.health(), ...pollers?.health(), ...kubelet?.health(), ...deliveryHealth(links) });
   const healthLog = config.healthLogSeconds > 0
     ? setInterval(() => deps.log(`collector health: ${JSON.stringify(health())}`), config.healthLogSeconds * 1000)
     : undefined;
@@ -207,6 +218,7 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
       sampler.stop();
       await meters?.stop();
       await pollers?.stop();
+      await kubelet?.stop();
       const deadline = deps.now() + config.shutdownWaitMs;
       while (!links.every((l) => l.drained) && deps.now() < deadline) {
         links.forEach((l) => l.pump());

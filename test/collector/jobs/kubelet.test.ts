@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { afterEach, describe, expect, it } from 'vitest';
+import { layerConfig } from '../../../cli/config-layers.js';
+import { collectorConfig, collectorProblems } from '../../../collector/config.js';
 import type { JobChange } from '../../../collector/jobs/job-tracker.js';
 import { KubeletJobs, kubeletProtoPath } from '../../../collector/jobs/kubelet-pods.js';
 import { type PodResourcesList, gpuIdOf, gpuJobsFromPodResources } from '../../../collector/jobs/parse-kubelet.js';
@@ -80,6 +82,29 @@ describe('parse-kubelet', () => {
     expect(kubeletProtoPath(here)).toBe(join(here, 'kubelet.proto'));
     expect(kubeletProtoPath(join(ROOT, 'dist', 'collector', 'jobs'))).toBe(join(here, 'kubelet.proto'));
     expect(existsSync(kubeletProtoPath())).toBe(true);
+  });
+});
+
+describe('collector.jobs_from', () => {
+  const collector = (argv: string[], env: Record<string, string> = {}) => {
+    const r = layerConfig({ commands: ['collector'], argv, env });
+    if (!r.ok) throw new Error(r.problems.join('\n'));
+    const config = collectorConfig(r.values);
+    return { config, problems: collectorProblems(config) };
+  };
+
+  it('reads jobs from /proc unless told kubelet, on the kubelet\'s default socket', () => {
+    expect(collector([]).config).toMatchObject({ jobsFrom: 'proc', kubeletSocket: '/var/lib/kubelet/pod-resources/kubelet.sock' });
+    expect(collector(['--jobs-from', 'kubelet', '--source', 'nvml']).problems).toEqual([]);
+    expect(collector(['--source', 'nvml'], { KILOWATCH_JOBS_FROM: 'kubelet', KILOWATCH_KUBELET_SOCKET: '/run/k.sock' }).config).toMatchObject({ jobsFrom: 'kubelet', kubeletSocket: '/run/k.sock' });
+  });
+
+  it('says why kubelet jobs cannot be read', () => {
+    expect(collector(['--jobs-from', 'kubelet', '--source', 'sim', '--kubelet-socket', 'kubelet.sock']).problems).toEqual([
+      'collector.jobs_from kubelet reads the pods of a real node; the simulated fleet runs its own jobs',
+      'collector.kubelet_socket must be an absolute path, got "kubelet.sock"',
+    ]);
+    expect(layerConfig({ commands: ['collector'], argv: ['--jobs-from', 'slurm'], env: {} }).ok).toBe(false);
   });
 });
 
