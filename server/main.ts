@@ -26,6 +26,7 @@ import { MAX_BUCKETS, querySeries } from './store/series-query.js';
 import { LiveHub } from './ws/live-hub.js';
 import type { GpuWindow, MeterWindow } from '../protocol/payloads.js';
 import { alertRoutes } from './alerts/alert-routes.js';
+import { usageReader } from './alerts/budget-usage.js';
 import { AlertService } from './alerts/alert-service.js';
 import { type RulesFile, loadRulesFile } from './alerts/rules-file.js';
 import { type SiteIndex, siteIndex } from './alerts/site-index.js';
@@ -117,6 +118,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
       store, site: sites, file: rulesFile, now, log, prefix: config.prefix,
       publishRetained: (topic, payload) => mqtt?.publishRetained(topic, payload) ?? false,
       onEvent: (e, active) => hub?.pushAlert(e, active),
+      usage: usageReader(store, site ? new Facility(site, config.timeZone, store) : undefined, now), timeZone: config.timeZone,
     });
     await alerts.load();
     stops.push(async () => alerts.stop());

@@ -14,6 +14,8 @@ import { type AlertInput, acknowledge, addSilence, reduce, removeSilence } from 
 import { type Rule, parseRules } from './rules.js';
 import type { RulesFile } from './rules-file.js';
 import type { SiteIndex } from './site-index.js';
+import type { UsageReader } from './budget-usage.js';
+import { periodBounds } from './energy-budget.js';
 import { WebhookSink } from './webhook.js';
 
 export interface AlertServiceDeps {
@@ -29,6 +31,12 @@ export interface AlertServiceDeps {
   onEvent?: (e: AlertEvent, active: Alert | undefined) => void;
   /** How far back the log is read at start; older records have no say in the current state. */
   restoreDays?: number;
+  /** Energy budgets: the usage of jobs, users or projects over a range; without it they never fire. */
+  usage?: UsageReader;
+  /** The site's time zone: budget days and months are local. */
+  timeZone?: string;
+  /** How often energy budgets are read, ms (default a minute). */
+  usageEveryMs?: number;
 }
 
 export interface AlertCounters {
@@ -37,6 +45,7 @@ export interface AlertCounters {
   late_events: number;
   log_refused: number;
   mqtt_unsent: number;
+  usage_errors: number;
 }
 
 /** `<prefix>/_alerts/<rule>/<target>`: MQTT wildcards in a name would make it unsubscribable, so they are escaped. */
@@ -49,7 +58,9 @@ export class AlertService {
   private apiRules = new Map<string, Rule>();
   private webhooks: WebhookSink[] = [];
   private timer: NodeJS.Timeout | undefined;
-  readonly counters: AlertCounters = { events: 0, notifications: 0, late_events: 0, log_refused: 0, mqtt_unsent: 0 };
+  private usageTimer: NodeJS.Timeout | undefined;
+  private readingUsage = false;
+  readonly counters: AlertCounters = { events: 0, notifications: 0, late_events: 0, log_refused: 0, mqtt_unsent: 0, usage_errors: 0 };
 
   constructor(private readonly deps: AlertServiceDeps) {
     this.state = emptyState([], deps.site);
@@ -67,10 +78,38 @@ export class AlertService {
     for (const a of this.state.alerts.values()) if (a.state === 'firing' && a.notified) this.publishMqtt(a.rule, a.target.label, a);
     this.timer = setInterval(() => this.put({ kind: 'tick' }), 1000);
     this.timer.unref();
+    if (this.deps.usage) {
+      void this.readUsage();
+      this.usageTimer = setInterval(() => void this.readUsage(), this.deps.usageEveryMs ?? 60_000);
+      this.usageTimer.unref();
+    }
+  }
+
+  /** Reads each energy budget's usage in its current period; one reading at a time, a failure is logged and retried next time. */
+  async readUsage(): Promise<void> {
+    if (this.readingUsage || !this.deps.usage) return;
+    this.readingUsage = true;
+    try {
+      const tz = this.deps.timeZone ?? 'UTC';
+      for (const rule of this.state.rules) {
+        if (rule.type !== 'energy_budget') continue;
+        const now = this.deps.now();
+        const bounds = periodBounds(now, rule.period, tz);
+        const rows = await this.deps.usage(rule.scope, bounds.from, now).catch((err: Error) => {
+          this.counters.usage_errors += 1;
+          this.deps.log(`server: energy budget ${rule.id}: cannot read usage: ${err.message}`);
+          return undefined;
+        });
+        if (rows) this.put({ kind: 'usage', rule: rule.id, rows, bounds, timeZone: tz });
+      }
+    } finally {
+      this.readingUsage = false;
+    }
   }
 
   stop(): void {
     clearInterval(this.timer);
+    clearInterval(this.usageTimer);
     for (const w of this.webhooks) w.stop();
   }
 
@@ -195,6 +234,7 @@ export class AlertService {
     this.apiRules.set(rule.id, rule);
     this.append({ ts: this.deps.now(), kind: 'rule_put', key: rule.id, data: rule });
     this.setRules();
+    if (rule.type === 'energy_budget') void this.readUsage(); // judged now, not at the next minute
     return { ok: true, rule };
   }
 

@@ -12,6 +12,7 @@
  */
 import type { GpuWindow, MeterWindow } from '../../protocol/payloads.js';
 import { type AlertEvent, type AlertState, type Silence, judge } from './alert-state.js';
+import { type UsageRow, judgeUsage } from './energy-budget.js';
 import { globMatch, type NoDataRule, type Rule } from './rules.js';
 import { onHostPower, onMeterPower, pruneStale } from './site-rules.js';
 import { type Matcher, gpuRef, hostPower, hostRef, onGpuWindow } from './window-rules.js';
@@ -22,7 +23,9 @@ export type AlertInput =
   /** The collector's retained status: `offline` is its Last Will. */
   | { kind: 'status'; site: string; host: string; online: boolean }
   | { kind: 'tick' }
-  | { kind: 'rules'; rules: Rule[] };
+  | { kind: 'rules'; rules: Rule[] }
+  /** An energy budget's usage so far in its period, read from the ledger (energy-budget.ts). */
+  | { kind: 'usage'; rule: string; rows: UsageRow[]; bounds: { from: number; to: number }; timeZone: string };
 
 export function reduce(s: AlertState, input: AlertInput, now: number): { state: AlertState; events: AlertEvent[] } {
   const out: AlertEvent[] = [];
@@ -61,6 +64,11 @@ export function reduce(s: AlertState, input: AlertInput, now: number): { state: 
     case 'rules':
       setRules(s, input.rules, now, out);
       break;
+    case 'usage': {
+      const rule = s.rules.find((r) => r.id === input.rule);
+      if (rule?.type === 'energy_budget') guard(rule, () => judgeUsage(s, rule, input.rows, input.bounds, now, input.timeZone, out));
+      break;
+    }
   }
   return { state: s, events: out };
 }

@@ -14,7 +14,7 @@
  */
 import { THROTTLE_REASONS, type ThrottleReason } from '../../protocol/payloads.js';
 
-export const RULE_TYPES = ['threshold', 'rate', 'budget', 'no_data', 'offline', 'seq_gap', 'counter_backwards', 'throttle', 'drift'] as const;
+export const RULE_TYPES = ['threshold', 'rate', 'budget', 'energy_budget', 'no_data', 'offline', 'seq_gap', 'counter_backwards', 'throttle', 'drift'] as const;
 export type RuleType = (typeof RULE_TYPES)[number];
 export const TARGET_KINDS = ['gpu', 'host', 'group', 'source', 'fleet'] as const;
 export type TargetKind = (typeof TARGET_KINDS)[number];
@@ -52,6 +52,8 @@ export interface ThresholdRule extends RuleBase { type: 'threshold'; metric: Thr
 export interface RateRule extends RuleBase { type: 'rate'; rise_w: number; within_s: number }
 /** The summed mean power of a group, source or the fleet above a share of its capacity. */
 export interface BudgetRule extends RuleBase { type: 'budget'; capacity_kw?: number; above_pct: number; clear_pct: number }
+/** kWh or cost of each job, user or project (`match`: a glob) over a local day or month, with a linear forecast (energy-budget.ts). */
+export interface EnergyBudgetRule extends RuleBase { type: 'energy_budget'; scope: 'job' | 'user' | 'project'; match: string; period: 'day' | 'month'; kwh?: number; cost?: number }
 export interface NoDataRule extends RuleBase { type: 'no_data'; after_s: number }
 export interface OfflineRule extends RuleBase { type: 'offline' }
 /** Windows missing from a host's stream; resolves once `clear_s` passes without a new gap. */
@@ -61,13 +63,14 @@ export interface ThrottleRule extends RuleBase { type: 'throttle'; reasons: Thro
 /** A group's meter against the summed GPU power of its hosts: the ratio leaves [min_ratio, max_ratio]. */
 export interface DriftRule extends RuleBase { type: 'drift'; min_ratio: number; max_ratio: number }
 
-export type Rule = ThresholdRule | RateRule | BudgetRule | NoDataRule | OfflineRule | SeqGapRule | CounterBackwardsRule | ThrottleRule | DriftRule;
+export type Rule = ThresholdRule | RateRule | BudgetRule | EnergyBudgetRule | NoDataRule | OfflineRule | SeqGapRule | CounterBackwardsRule | ThrottleRule | DriftRule;
 
 /** Which target kinds each rule type can watch. */
 const KINDS_OF: Record<RuleType, readonly TargetKind[]> = {
   threshold: ['gpu', 'host'],
   rate: ['gpu', 'host'],
   budget: ['group', 'source', 'fleet'],
+  energy_budget: ['fleet'],
   no_data: ['gpu', 'host'],
   offline: ['host'],
   seq_gap: ['host'],
@@ -108,13 +111,15 @@ function parseRule(raw: unknown, origin: Rule['origin'], ctx: RuleContext, at: s
   if (!isObject(raw)) return void problems.push(`${at} must be an object`);
   const before = problems.length;
   const field = new Fields(raw, at, problems);
-  const known = new Set(['id', 'type', 'target', 'severity', 'for_s', 'description', 'metric', 'above', 'clear', 'rise_w', 'within_s', 'capacity_kw', 'above_pct', 'clear_pct', 'after_s', 'clear_s', 'reasons', 'min_ratio', 'max_ratio']);
+  const known = new Set(['id', 'type', 'target', 'severity', 'for_s', 'description', 'metric', 'above', 'clear', 'rise_w', 'within_s', 'capacity_kw', 'above_pct', 'clear_pct', 'after_s', 'clear_s', 'reasons', 'min_ratio', 'max_ratio', 'scope', 'match', 'period', 'kwh', 'cost']);
   for (const k of Object.keys(raw)) if (!known.has(k)) problems.push(`${at}.${k} is not a rule field`);
   const id = typeof raw.id === 'string' && ID.test(raw.id) ? raw.id : void problems.push(`${at}.id must be 1-64 characters of letters, digits, ".", "_" or "-"`);
   const type = field.oneOf('type', RULE_TYPES);
   const severity = raw.severity === undefined ? 'warning' : field.oneOf('severity', SEVERITIES);
   const forS = field.number('for_s', { min: 0, fallback: 0 });
-  const target = type ? parseTarget(raw.target, type, ctx, `${at}.target`, problems) : undefined;
+  // An energy budget watches jobs, users or projects fleet-wide: its target may be left out.
+  const rawTarget = type === 'energy_budget' && raw.target === undefined ? { kind: 'fleet' } : raw.target;
+  const target = type ? parseTarget(rawTarget, type, ctx, `${at}.target`, problems) : undefined;
   const base = { id: id!, type: type!, target: target!, severity: severity!, for_s: forS!, origin, ...(typeof raw.description === 'string' && { description: raw.description }) };
   let rule: Rule | undefined;
   switch (type) {
@@ -133,6 +138,17 @@ function parseRule(raw: unknown, origin: Rule['origin'], ctx: RuleContext, at: s
       rule = { ...base, type, above_pct: abovePct!, clear_pct: field.number('clear_pct', { min: 0, fallback: abovePct })!, ...(capacity !== undefined && { capacity_kw: capacity }) };
       if (abovePct !== undefined && rule.clear_pct > abovePct) problems.push(`${at}.clear_pct must not be above ${at}.above_pct`);
       if (capacity === undefined && target && target.kind !== 'source') problems.push(`${at}.capacity_kw is required for a ${target.kind} budget (a source's comes from the site file)`);
+      break;
+    }
+    case 'energy_budget': {
+      const kwh = field.number('kwh', { min: 0, exclusive: true, optional: true });
+      const cost = field.number('cost', { min: 0, exclusive: true, optional: true });
+      if ((kwh === undefined) === (cost === undefined)) problems.push(`${at}: give the budget as kwh or as cost (one of them)`);
+      const match = raw.match === undefined ? '*' : typeof raw.match === 'string' && raw.match !== '' ? raw.match : void problems.push(`${at}.match must be a non-empty glob`);
+      rule = {
+        ...base, type, scope: field.oneOf('scope', ['job', 'user', 'project'] as const)!, match: match ?? '*', period: field.oneOf('period', ['day', 'month'] as const)!,
+        ...(kwh !== undefined && { kwh }), ...(cost !== undefined && { cost }),
+      };
       break;
     }
     case 'no_data':

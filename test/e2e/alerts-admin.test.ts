@@ -58,6 +58,14 @@ describe('alert rules, operated', () => {
     expect(bad.body.problems[0]).toMatch(/^rule\.target\.group must name a group of the site file/);
     const made = await send('POST', `${api}/api/v1/rules`, { id: 'hot', type: 'threshold', target: { kind: 'gpu' }, metric: 'temp_c', above: 200 });
     expect(made).toMatchObject({ status: 201, body: { id: 'hot', origin: 'api' } });
+    // An energy budget reads the ledger (once a minute, and when the rule is made): once the simulated
+    // jobs have energy stored, their projects pass a tiny daily budget at once.
+    await eventually(async () => ((await getJson(`${api}/api/v1/jobs`)).jobs.some((j: any) => j.energy_j > 0 && j.project) ? true : undefined));
+    expect(await send('POST', `${api}/api/v1/rules`, { id: 'tiny', type: 'energy_budget', scope: 'project', period: 'day', kwh: 0.000001 })).toMatchObject({ status: 201 });
+    const budget = await eventually(async () => (await getJson(`${api}/api/v1/alerts`)).active.find((a: any) => a.rule === 'tiny' && a.state === 'firing'));
+    expect(budget.target.label).toMatch(/^project:/);
+    expect(budget.message).toMatch(/of its daily budget of 0\.000001 kWh .*has exceeded/);
+    expect(await send('DELETE', `${api}/api/v1/rules/tiny`, undefined)).toMatchObject({ status: 200 });
     expect(await send('PUT', `${api}/api/v1/rules/sim-00-on`, { type: 'offline', target: { kind: 'host' } })).toMatchObject({ status: 409 });
     expect(await send('DELETE', `${api}/api/v1/rules/sim-00-on`, undefined)).toMatchObject({ status: 403 });
 

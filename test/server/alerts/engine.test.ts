@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { GpuReading, GpuWindow, MeterWindow } from '../../../protocol/payloads.js';
 import { type AlertEvent, type AlertState, emptyState } from '../../../server/alerts/alert-state.js';
+import { periodBounds } from '../../../server/alerts/energy-budget.js';
 import { type AlertInput, acknowledge, addSilence, reduce } from '../../../server/alerts/engine.js';
 import { type Rule, parseRules } from '../../../server/alerts/rules.js';
 import { siteIndex } from '../../../server/alerts/site-index.js';
@@ -222,6 +223,38 @@ describe('budgets and drift', () => {
     expect(h.transitions()).toEqual([]);
     h.meter(1, 'pdu-a', 900); // the meter reads less than the GPUs alone: a wiring or calibration problem
     expect(h.events.at(-1)).toMatchObject({ to: 'firing', value: 0.9 });
+  });
+});
+
+describe('energy budgets', () => {
+  it('periods are local days and months, across a DST change', () => {
+    const nov = periodBounds(Date.UTC(2026, 10, 10, 12), 'month', 'Europe/Berlin');
+    expect(new Date(nov.from).toISOString()).toBe('2026-10-31T23:00:00.000Z'); // midnight CET
+    expect(new Date(nov.to).toISOString()).toBe('2026-11-30T23:00:00.000Z');
+    const oct = periodBounds(Date.UTC(2026, 9, 10, 12), 'month', 'Europe/Berlin');
+    expect(new Date(oct.from).toISOString()).toBe('2026-09-30T22:00:00.000Z'); // midnight CEST
+    expect(new Date(oct.to).toISOString()).toBe('2026-10-31T23:00:00.000Z'); // the month ends in CET
+    const day = periodBounds(Date.UTC(2026, 9, 25, 12), 'day', 'Europe/Berlin'); // the 25-hour day
+    expect(day.to - day.from).toBe(25 * 3_600_000);
+  });
+
+  it('fires on the forecast with the day it is reached, and resolves below 95 % of the budget', () => {
+    const h = new Harness([{ id: 'llm-month', type: 'energy_budget', scope: 'project', match: 'llm*', period: 'month', kwh: 500 }]);
+    const tz = 'UTC';
+    const bounds = periodBounds(Date.UTC(2026, 10, 11), 'month', tz);
+    const at10days = bounds.from + 10 * 86_400_000;
+    const usage = (rows: { key: string; kwh: number }[], now: number) => h.put({ kind: 'usage', rule: 'llm-month', rows, bounds, timeZone: tz }, now);
+    usage([{ key: 'llm-train', kwh: 300 }, { key: 'vision', kwh: 5000 }], at10days); // 30 kWh a day: 500 kWh on day 16.7
+    expect(h.events.at(-1)).toMatchObject({ to: 'firing', target: { label: 'project:llm-train' }, value: 300 * 3 / 5 });
+    expect(h.events.at(-1)!.message).toBe('project llm-train: 300.0 kWh of its monthly budget of 500 kWh (60 %); at this rate exceeds it on 2026-11-17');
+    expect(h.events.some((e) => e.target.label === 'project:vision')).toBe(false); // not matched by llm*
+    usage([{ key: 'llm-train', kwh: 310 }], bounds.from + 20 * 86_400_000); // slowed down: forecast 465 kWh
+    expect(h.events.at(-1)).toMatchObject({ to: 'resolved' });
+  });
+
+  it('needs exactly one of kwh and cost', () => {
+    const r = parseRules([{ id: 'b', type: 'energy_budget', scope: 'user', period: 'day', kwh: 5, cost: 3 }], 'api', site);
+    expect(r).toEqual({ ok: false, problems: ['rules[0]: give the budget as kwh or as cost (one of them)'] });
   });
 });
 
