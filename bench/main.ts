@@ -9,6 +9,9 @@
  *   subscriber on the same stream at QoS 1.
  * - peer: 1 GPU per message at a fixed rate, CPU per message of kilowatch
  *   next to Debian's prometheus-mqtt-exporter on the same stream.
+ * - alerts (alert-latency.ts): 10,000 GPUs at 1 Hz, hosts at their offsets,
+ *   a few spike windows a second; publish -> webhook and -> WebSocket
+ *   receipt of the alert, p50 and p99.
  * - storage (store-duckdb.ts, store-victoria.ts): DuckDB appends next to a
  *   bare appender, VictoriaMetrics writes through the influx client next to
  *   a raw line-protocol POST, bytes per sample, and rollup query latency on
@@ -18,6 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Consumer, bareSubscriber, kilowatchServer, prometheusMqttExporter } from './consumers.js';
+import { alertLatency } from './alert-latency.js';
 import { footprint } from './footprint.js';
 import { duckdbAppend, rollupQueries } from './store-duckdb.js';
 import { victoriaWrite } from './store-victoria.js';
@@ -99,6 +103,9 @@ async function main(): Promise<void> {
   console.log('footprint row: one collector, 8 GPUs at 10 Hz');
   const fp = await footprint(FOOTPRINT_SECONDS);
   for (const f of fp) console.log(`  ${f.source}: ${fmt(f.cpuPercentOfCore, 2)} % of one core, ${fmt(f.rssMb, 1)} MB RSS`);
+  console.log('alert row: 10,000 GPUs at 1 Hz (1,250 hosts x 8), hosts at their offsets, 5 spike windows a second');
+  const lat = await alertLatency(Number(process.env.KW_BENCH_LATENCY_SECONDS ?? 30));
+  console.log(`  publish -> webhook p50 ${fmt(lat.webhook.p50)} ms, p99 ${fmt(lat.webhook.p99)} ms; -> WebSocket p50 ${fmt(lat.ws.p50)} ms, p99 ${fmt(lat.ws.p99)} ms; ${lat.spikes} spikes, ${lat.webhook.missing + lat.ws.missing} missing`);
   console.log('storage rows: DuckDB append (1000 hosts x 8 GPUs x 60 s, one DuckDB thread), rollup queries');
   const appends = [];
   for (let i = 0; i < REPEATS; i++) appends.push(await duckdbAppend(1000, 60));
@@ -139,6 +146,8 @@ async function main(): Promise<void> {
     `| ingest | GPU rows stored per GPU-window received | ${fmt(stored, 3)} | | | 1.000 |`,
     `| peer (1 GPU/msg, ${fmt(PEER_RATE)} msg/s) | CPU per message, µs | ${fmt(kwPeerUs, 1)} | prometheus-mqtt-exporter: ${fmt(expUs, 1)} | ${fmt(expUs / kwPeerUs, 2)}× less | ≥ 2× less |`,
     ...fp.map((f) => `| collector footprint, 8 GPUs at 10 Hz, source ${f.source} | CPU, % of one core (over ${fmt(f.seconds)} s) / RSS | ${fmt(f.cpuPercentOfCore, 2)} % / ${fmt(f.rssMb, 1)} MB | | | ≤ 2 % / ≤ 80 MB |`),
+    `| alerts (10,000 GPUs at 1 Hz, hosts at their offsets, Mosquitto, DuckDB on; ${lat.spikes} spike windows, ${fmt(lat.windowsPerSecond)} GPU-windows/s taken in) | window publish → webhook receipt, p50 / p99, ms | ${fmt(lat.webhook.p50)} / ${fmt(lat.webhook.p99)} (${lat.webhook.missing} missing) | | | p50 reported, p99 ≤ 250 |`,
+    `| alerts | window publish → WebSocket alert frame, p50 / p99, ms | ${fmt(lat.ws.p50)} / ${fmt(lat.ws.p99)} (${lat.ws.missing} missing) | | | p50 reported, p99 ≤ 250 |`,
     `| DuckDB append (de-duplication, energy, host totals, rollups, delivery state; one DuckDB thread) | GPU rows (samples) per second | ${fmt(kwAppend)} | bare appender, same rows: ${fmt(bareAppend)} | ${fmt((100 * kwAppend) / bareAppend)} % | ≥ 1,000,000 |`,
     `| DuckDB on disk | bytes per GPU row, all tables after a checkpoint | ${fmt(bytes, 1)} | | | reported |`,
     `| DuckDB append | longest event-loop block while writing batches of 8,000 GPU rows, ms | ${fmt(blocked, 1)} | | | short ("nothing blocks the event loop for long") |`,
@@ -159,7 +168,7 @@ async function main(): Promise<void> {
     '',
   ];
   writeFileSync(join(ROOT, 'bench/RESULTS.md'), lines.join('\n'));
-  console.log('\n' + lines.slice(6, 18).join('\n'));
+  console.log('\n' + lines.slice(6, 20).join('\n'));
   console.log('\nwritten to bench/RESULTS.md');
 }
 
