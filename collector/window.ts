@@ -19,6 +19,8 @@ export interface GpuSample {
   power_limit_w?: number;
   /** Throttle reasons active at this sample (read at 1 Hz or slower). */
   throttle?: ThrottleReason[];
+  /** The last Xid error code the driver reported (dcgm-exporter's DCGM_FI_DEV_XID_ERRORS); 0: none since it loaded. */
+  xid?: number;
   /** Compute processes at this sample (read at 1 Hz or slower). */
   processes?: GpuProcess[];
   /** Jobs the source itself names for this GPU (dcgm-exporter's pod and hpc_job labels); /proc is not needed for them. */
@@ -68,6 +70,7 @@ interface GpuAccumulator {
   window_energy_mj?: number;
   power_limit_w?: number;
   throttle?: Set<ThrottleReason>;
+  xid?: number;
   processes?: GpuProcess[];
 }
 
@@ -108,6 +111,7 @@ export class HostWindow {
       // Any reason seen at any sample of the window counts; the last process list stands.
       if (s.throttle) for (const r of s.throttle) (acc.throttle ??= new Set()).add(r);
       if (s.processes) acc.processes = s.processes;
+      if (s.xid !== undefined) acc.xid = s.xid;
     }
     if (anyPower) this.hostPower.add(hostTotal);
   }
@@ -136,6 +140,7 @@ export class HostWindow {
       if (acc.power_limit_w !== undefined) g.power_limit_w = acc.power_limit_w;
       if (acc.throttle) g.throttle = [...acc.throttle];
       if (acc.processes) g.processes = acc.processes;
+      if (acc.xid) g.xid = acc.xid; // 0 means none: absent
       gpus.push(g);
     }
     const body: WindowBody = { ts: this.ts, window_ms: this.windowMs, gpus };

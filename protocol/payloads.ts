@@ -54,6 +54,8 @@ export interface GpuReading {
   power_limit_w?: number;
   /** Throttle reasons active at any sample in the window. */
   throttle?: ThrottleReason[];
+  /** The last Xid error code the driver reported, where the source reads it (dcgm-exporter); absent when none. */
+  xid?: number;
   processes?: GpuProcess[];
 }
 

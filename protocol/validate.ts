@@ -93,6 +93,12 @@ function gpuReading(raw: unknown, path: string): GpuReading {
   const clock = stat(g, 'sm_clock_mhz', path, 0, 100_000);
   if (clock) out.sm_clock_mhz = clock;
   if (limit !== undefined) out.power_limit_w = limit;
+  const xid = optNum(g, 'xid', path);
+  if (xid !== undefined) {
+    if (!Number.isInteger(xid)) throw new Rejection('bad_type', `${path}.xid must be an integer`);
+    inRange(xid, `${path}.xid`, 1, 2 ** 31 - 1);
+    out.xid = xid;
+  }
   if (g.throttle !== undefined) {
     const throttle = strList(g, 'throttle', path, 8)!;
     for (const reason of throttle) {

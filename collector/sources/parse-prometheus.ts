@@ -189,8 +189,6 @@ export interface PromJob { pod?: string; namespace?: string; container?: string;
 export interface PromReading extends GpuSample {
   power_avg_w?: number;
   memory_temp_c?: number;
-  /** DCGM_FI_DEV_XID_ERRORS: the last XID error code (0: none since the driver loaded). */
-  xid?: number;
   /** From the `Hostname` (dcgm-exporter) or `hostname` label, and the jobs from all of the GPU's series. */
   hostname?: string;
   jobs?: PromJob[];

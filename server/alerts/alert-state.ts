@@ -84,6 +84,8 @@ export interface RuleMemory {
   rates: Map<string, { t: number[]; w: number[] }>;
   /** Per GPU label: the last energy counter and its window time. */
   counters: Map<string, { ts: number; mj: number }>;
+  /** Per alert key: the last Xid code seen, so only a change fires. */
+  xids: Map<string, number>;
   /** Per host stream (`site/host|boot`): the highest seq seen. */
   seqs: Map<string, { boot: string; seq: number }>;
   /** When a seq gap or a counter going backwards was last seen, per alert key: they resolve `clear_s` after. */
@@ -97,7 +99,7 @@ export interface RuleMemory {
 export function emptyState(rules: Rule[], site: SiteIndex): AlertState {
   return {
     rules, site, alerts: new Map(), silences: new Map(), lastSeen: new Map(), offline: new Set(), broken: new Map(),
-    memory: { rates: new Map(), counters: new Map(), seqs: new Map(), lastEvent: new Map(), hostPower: new Map(), meterPower: new Map() },
+    memory: { rates: new Map(), counters: new Map(), xids: new Map(), seqs: new Map(), lastEvent: new Map(), hostPower: new Map(), meterPower: new Map() },
   };
 }
 

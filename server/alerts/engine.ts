@@ -117,7 +117,7 @@ function tick(s: AlertState, now: number, guard: (rule: Rule, run: () => void) =
   const m = matcher(s);
   for (const rule of s.rules) {
     if (rule.type === 'no_data') guard(rule, () => noData(s, rule, now, m, out));
-    if (rule.type === 'seq_gap' || rule.type === 'counter_backwards') {
+    if (rule.type === 'seq_gap' || rule.type === 'counter_backwards' || rule.type === 'xid') {
       // They fire on an event and resolve once clear_s passes without another.
       for (const a of [...s.alerts.values()]) {
         if (a.rule !== rule.id) continue;

@@ -14,7 +14,7 @@
  */
 import { THROTTLE_REASONS, type ThrottleReason } from '../../protocol/payloads.js';
 
-export const RULE_TYPES = ['threshold', 'rate', 'budget', 'energy_budget', 'no_data', 'offline', 'seq_gap', 'counter_backwards', 'throttle', 'drift'] as const;
+export const RULE_TYPES = ['threshold', 'rate', 'budget', 'energy_budget', 'no_data', 'offline', 'seq_gap', 'counter_backwards', 'xid', 'throttle', 'drift'] as const;
 export type RuleType = (typeof RULE_TYPES)[number];
 export const TARGET_KINDS = ['gpu', 'host', 'group', 'source', 'fleet'] as const;
 export type TargetKind = (typeof TARGET_KINDS)[number];
@@ -59,11 +59,13 @@ export interface OfflineRule extends RuleBase { type: 'offline' }
 /** Windows missing from a host's stream; resolves once `clear_s` passes without a new gap. */
 export interface SeqGapRule extends RuleBase { type: 'seq_gap'; clear_s: number }
 export interface CounterBackwardsRule extends RuleBase { type: 'counter_backwards'; clear_s: number }
+/** A GPU's driver reported a new Xid error (the last code changed); resolves `clear_s` after. */
+export interface XidRule extends RuleBase { type: 'xid'; clear_s: number }
 export interface ThrottleRule extends RuleBase { type: 'throttle'; reasons: ThrottleReason[] }
 /** A group's meter against the summed GPU power of its hosts: the ratio leaves [min_ratio, max_ratio]. */
 export interface DriftRule extends RuleBase { type: 'drift'; min_ratio: number; max_ratio: number }
 
-export type Rule = ThresholdRule | RateRule | BudgetRule | EnergyBudgetRule | NoDataRule | OfflineRule | SeqGapRule | CounterBackwardsRule | ThrottleRule | DriftRule;
+export type Rule = ThresholdRule | RateRule | BudgetRule | EnergyBudgetRule | NoDataRule | OfflineRule | SeqGapRule | CounterBackwardsRule | XidRule | ThrottleRule | DriftRule;
 
 /** Which target kinds each rule type can watch. */
 const KINDS_OF: Record<RuleType, readonly TargetKind[]> = {
@@ -75,6 +77,7 @@ const KINDS_OF: Record<RuleType, readonly TargetKind[]> = {
   offline: ['host'],
   seq_gap: ['host'],
   counter_backwards: ['gpu'],
+  xid: ['gpu'],
   throttle: ['gpu'],
   drift: ['group'],
 };
@@ -159,6 +162,7 @@ function parseRule(raw: unknown, origin: Rule['origin'], ctx: RuleContext, at: s
       break;
     case 'seq_gap':
     case 'counter_backwards':
+    case 'xid':
       rule = { ...base, type, clear_s: field.number('clear_s', { min: 0, exclusive: true, fallback: 60 })! };
       break;
     case 'throttle': {

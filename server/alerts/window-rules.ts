@@ -6,7 +6,7 @@
  */
 import type { GpuReading, GpuWindow } from '../../protocol/payloads.js';
 import { type AlertEvent, type AlertState, type TargetRef, judge } from './alert-state.js';
-import type { CounterBackwardsRule, RateRule, Rule, SeqGapRule, ThresholdRule, ThrottleRule } from './rules.js';
+import type { CounterBackwardsRule, RateRule, Rule, SeqGapRule, ThresholdRule, ThrottleRule, XidRule } from './rules.js';
 
 /** Whether a rule's selector takes this target; the engine caches it per rule and target. */
 export type Matcher = (rule: Rule, site: string, host: string, gpu?: string) => boolean;
@@ -87,6 +87,21 @@ function counterBackwards(s: AlertState, rule: CounterBackwardsRule, ref: Target
   judge(s, rule, ref, { met: true, value: dropJ, message: `${ref.label}: energy counter went back ${dropJ.toFixed(0)} J (driver reload or reset)` }, at, now, false, out);
 }
 
+/**
+ * The driver's last Xid code changed: a new error. The first code seen is a
+ * baseline (it may be days old: the gauge keeps the last code until the
+ * driver reloads), so only a change fires.
+ */
+function xid(s: AlertState, rule: XidRule, ref: TargetRef, g: GpuReading, at: number, now: number, late: boolean, out: AlertEvent[]): void {
+  if (g.xid === undefined || late) return;
+  const key = `${rule.id}|${ref.label}`;
+  const prev = s.memory.xids.get(key);
+  s.memory.xids.set(key, g.xid);
+  if (prev === undefined || prev === g.xid) return;
+  s.memory.lastEvent.set(key, now);
+  judge(s, rule, ref, { met: true, value: g.xid, message: `${ref.label}: Xid ${g.xid} reported by the driver (was ${prev})` }, at, now, false, out);
+}
+
 function seqGap(s: AlertState, rule: SeqGapRule, ref: TargetRef, w: GpuWindow, at: number, now: number, out: AlertEvent[]): void {
   const key = `${rule.id}|${ref.label}`;
   const prev = s.memory.seqs.get(key);
@@ -122,6 +137,7 @@ export function onGpuWindow(s: AlertState, site: string, host: string, w: GpuWin
         else if (rule.type === 'rate') rate(s, rule, ref, g.power_w?.mean, at, now, late, out);
         else if (rule.type === 'throttle') throttle(s, rule, ref, g, at, now, late, out);
         else if (rule.type === 'counter_backwards') counterBackwards(s, rule, ref, g, w.ts, at, now, out);
+        else if (rule.type === 'xid') xid(s, rule, ref, g, at, now, late, out);
       }
     });
   }

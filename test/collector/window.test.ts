@@ -36,6 +36,16 @@ describe('edge windows', () => {
     expect(g).not.toHaveProperty('temp_c');
   });
 
+  it('carry the last Xid code the source reported, and none when it reports 0', () => {
+    const w = new HostWindow(1000, 1000);
+    w.add([{ id: 'a', xid: 13 }, { id: 'b', xid: 0 }]);
+    w.add([{ id: 'a', xid: 79 }, { id: 'b', xid: 0 }]);
+    const [a, b] = w.close().gpus;
+    expect(a!.xid).toBe(79);
+    expect(b).not.toHaveProperty('xid');
+    expect(validateGpuWindow({ v: 1, boot_id: 'b', seq: 0, first_seq: 0, ts: 1000, window_ms: 1000, gpus: [a, b] }).ok).toBe(true);
+  });
+
   it('produce windows the protocol validator accepts', () => {
     const w = new HostWindow(2000, 1000);
     for (let i = 0; i < 10; i++) w.add([{ id: 'GPU-x', power_w: 100 + i * 0.1, util_pct: 50, temp_c: 40, power_limit_w: 700, energy_mj: 5000 + i }]);

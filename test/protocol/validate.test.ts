@@ -28,6 +28,14 @@ describe('gpu window validator', () => {
     expect(reasonOf(validateText(windowWithRawPower('max', '1e999')))).toBe('non_finite');
   });
 
+  it('takes an Xid code as a positive integer only', () => {
+    const withXid = (xid: unknown) => validateGpuWindow(gpuWindow({ gpus: [{ id: 'GPU-aaaa', xid } as never] }));
+    const ok = withXid(79);
+    expect(ok.ok && ok.value.gpus[0]!.xid).toBe(79);
+    expect(withXid(0)).toMatchObject({ ok: false, reason: 'impossible_value' }); // 0 means none: absent, not 0
+    expect(withXid(7.5)).toMatchObject({ ok: false, reason: 'bad_type' });
+  });
+
   it('names the field in the detail', () => {
     const r = validateText(windowWithRawPower('mean', 'null'));
     expect(r.ok).toBe(false);

@@ -146,6 +146,17 @@ describe('rate, throttle and counter rules', () => {
     expect(h.transitions()).toEqual(['pending', 'firing!', 'resolved!']);
   });
 
+  it('xid fires when the driver reports a new Xid code, not on the first code it sees (a baseline)', () => {
+    const h = new Harness([{ id: 'xid', type: 'xid', target: { kind: 'gpu' }, clear_s: 60 }]);
+    h.gpu(0, [{ id: 'G0', xid: 13 }]); // an old error, still in the gauge
+    h.gpu(1, [{ id: 'G0', xid: 13 }]);
+    expect(h.transitions()).toEqual([]);
+    h.gpu(2, [{ id: 'G0', xid: 79 }]); // fell off the bus
+    expect(h.events.at(-1)).toMatchObject({ to: 'firing', value: 79, message: 'gpu:dc/n1/G0: Xid 79 reported by the driver (was 13)' });
+    h.put({ kind: 'tick' }, T0 + 70_000);
+    expect(h.transitions()).toEqual(['pending', 'firing!', 'resolved!']);
+  });
+
   it('seq gap fires when windows are missing from a host stream, not on a resend or a new boot', () => {
     const h = new Harness([{ id: 'gap', type: 'seq_gap', target: { kind: 'host' }, clear_s: 10 }]);
     h.gpu(0, [{ id: 'G0' }]);
