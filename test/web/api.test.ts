@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { facilityUrl, jobUrl, jobsUrl } from '../../web/src/lib/api.js';
+import { ACK_URL, RULES_URL, SILENCES_URL, alertsUrl, facilityUrl, jobUrl, jobsUrl, ruleUrl, silenceUrl } from '../../web/src/lib/api.js';
 
 describe('API URLs', () => {
   it('are relative to the page, so the UI only talks to its own server', () => {
@@ -20,5 +20,14 @@ describe('API URLs', () => {
   it('facility with and without a range', () => {
     expect(facilityUrl()).toBe('api/v1/facility');
     expect(facilityUrl({ from: 1, to: 2 })).toBe('api/v1/facility?from=1&to=2');
+  });
+});
+
+describe('alert API URLs', () => {
+  it('are relative and encode ids as one segment', () => {
+    expect(alertsUrl(200)).toBe('api/v1/alerts?history=200');
+    expect(silenceUrl('s-1/2')).toBe('api/v1/silences/s-1%2F2');
+    expect(ruleUrl('gpu-over-limit')).toBe('api/v1/rules/gpu-over-limit');
+    for (const url of [ACK_URL, SILENCES_URL, RULES_URL]) expect(url).toMatch(/^api\/v1\//);
   });
 });

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { DASH } from '../../web/src/lib/format-energy.js';
 import {
+  formatClock,
   formatCost,
   formatDateTime,
   formatDuration,
+  formatEventTime,
   formatGpuHours,
   formatPercent,
   formatRatio,
@@ -123,5 +125,15 @@ describe('times', () => {
     expect(formatShortDateTime(t, t + 40 * 86_400_000, 'UTC')).toBe('2026-11-28 23:05');
     // "Today" is the zone's today: 23:05 UTC is already tomorrow in Berlin.
     expect(formatShortDateTime(t, t + 3_600_000 * 0.5, 'Europe/Berlin')).toBe('00:05');
+  });
+});
+
+describe('formatEventTime', () => {
+  const t = Date.UTC(2026, 10, 28, 23, 5, 7);
+  it('shows seconds today and the date on other days', () => {
+    expect(formatClock(t, 'UTC')).toBe('23:05:07');
+    expect(formatEventTime(t, t + 60_000, 'UTC')).toBe('23:05:07');
+    expect(formatEventTime(t, t + 86_400_000, 'UTC')).toBe('11-28 23:05');
+    expect(formatEventTime(undefined, t, 'UTC')).toBe(DASH);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isRouteHash, jobHref, jobsHref, parseRoute, sectionOf } from '../../web/src/lib/router.js';
+import { isRouteHash, jobHref, jobsHref, parseRoute, rulesHref, sectionOf } from '../../web/src/lib/router.js';
 
 describe('parseRoute', () => {
   it.each(['', '#', '#/', '#//'])('%j is the overview', (hash) => {
@@ -30,7 +30,7 @@ describe('parseRoute', () => {
 
   it('reads the facility and reports anything else as not found', () => {
     expect(parseRoute('#/facility')).toEqual({ page: 'facility' });
-    expect(parseRoute('#/alerts')).toEqual({ page: 'not-found', path: '/alerts' });
+    expect(parseRoute('#/history')).toEqual({ page: 'not-found', path: '/history' });
     expect(parseRoute('#/jobs/a/b')).toEqual({ page: 'not-found', path: '/jobs/a/b' });
   });
 });
@@ -62,5 +62,19 @@ describe('jobsHref', () => {
   it('round-trips through parseRoute', () => {
     const query = { user: 'ada lovelace', project: 'a&b', offset: 25 };
     expect(parseRoute(jobsHref(query))).toEqual({ page: 'jobs', query });
+  });
+});
+
+describe('alerts and rules routes', () => {
+  it('parses them and places them in the nav', () => {
+    expect(parseRoute('#/alerts')).toEqual({ page: 'alerts' });
+    expect(parseRoute('#/rules')).toEqual({ page: 'rules', rule: '' });
+    expect(sectionOf(parseRoute('#/alerts'))).toBe('alerts');
+    expect(sectionOf(parseRoute('#/rules'))).toBe('rules');
+  });
+
+  it('a rules link opens one rule for testing', () => {
+    for (const id of ['gpu-over-limit', 'a.b_c-1']) expect(parseRoute(rulesHref(id))).toEqual({ page: 'rules', rule: id });
+    expect(rulesHref()).toBe('#/rules');
   });
 });

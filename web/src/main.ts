@@ -6,14 +6,19 @@
 import { mount } from 'svelte';
 import App from './App.svelte';
 import './app.css';
+import { AlertStore } from './lib/alerts.svelte.js';
 import { LiveConnection, liveUrl } from './lib/connection.svelte.js';
 import { FleetStore } from './lib/fleet.svelte.js';
 
 const connection = new LiveConnection(liveUrl(window.location));
 const fleet = new FleetStore();
+// Alerts are subscribed for the whole session, not per page: the banner shows them on every page.
+const alerts = new AlertStore();
 
-// Subscribing before start() is fine: the subscribe message goes out on open.
+// Subscribing before start() is fine: the subscribe messages go out on open,
+// and again after every reconnect (the server then sends the whole alert list anew).
 connection.subscribe('fleet', (msg) => fleet.handle(msg));
+connection.subscribe('alerts', (msg) => alerts.handle(msg));
 connection.subscribe('*', (msg) => {
   if (msg.type === 'error') fleet.handle(msg);
 });
@@ -22,4 +27,4 @@ connection.start();
 const target = document.getElementById('app');
 if (!target) throw new Error('index.html has no #app element');
 
-export default mount(App, { target, props: { connection, fleet } });
+export default mount(App, { target, props: { connection, fleet, alerts } });

@@ -5,6 +5,7 @@
  * imported from server/, which is Node code; fields the views do not use are
  * left out, and anything the server may omit is optional.
  */
+import type { WsAlert, WsAlertEvent } from '../../../protocol/ws.js';
 import type { EnergyMethod } from './format-energy.js';
 
 export interface JobRow {
@@ -111,6 +112,11 @@ export class ApiError extends Error {
 
 export async function fetchJson<T>(path: string, signal?: AbortSignal): Promise<T> {
   const res = await fetch(path, { signal, headers: { accept: 'application/json' } });
+  return readAnswer<T>(res);
+}
+
+/** The JSON body of a 2xx answer, or an ApiError with the server's reason and problems. */
+async function readAnswer<T>(res: Response): Promise<T> {
   const body: unknown = await res.json().catch(() => null);
   if (!res.ok) {
     const b = (body ?? {}) as { error?: unknown; problems?: unknown };
@@ -120,6 +126,25 @@ export async function fetchJson<T>(path: string, signal?: AbortSignal): Promise<
   if (body === null || typeof body !== 'object') throw new ApiError(res.status, 'the server answered something that is not JSON');
   return body as T;
 }
+
+/**
+ * A write: POST, PUT or DELETE with an optional JSON body. A 4xx answer
+ * throws an ApiError carrying the server's `problems`, which name the field
+ * (a rule's 400), so a form can show them next to itself.
+ */
+export async function sendJson<T>(method: 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  const res = await fetch(path, {
+    method,
+    signal,
+    headers: { accept: 'application/json', ...(body !== undefined && { 'content-type': 'application/json' }) },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  });
+  return readAnswer<T>(res);
+}
+
+export const postJson = <T>(path: string, body: unknown, signal?: AbortSignal) => sendJson<T>('POST', path, body, signal);
+export const putJson = <T>(path: string, body: unknown, signal?: AbortSignal) => sendJson<T>('PUT', path, body, signal);
+export const deleteJson = <T>(path: string, signal?: AbortSignal) => sendJson<T>('DELETE', path, undefined, signal);
 
 /** Relative (no leading slash), so the UI also works behind a proxy under a path prefix. */
 export function jobsUrl(q: { user?: string; project?: string; offset?: number; limit: number; from?: number; to?: number }): string {
@@ -140,4 +165,74 @@ export function jobUrl(id: string): string {
 
 export function facilityUrl(range?: { from: number; to: number }): string {
   return range ? `api/v1/facility?from=${range.from}&to=${range.to}` : 'api/v1/facility';
+}
+
+// Alerts (server/alerts/alert-routes.ts). Active alerts and transitions have
+// the WebSocket's shapes (protocol/ws.ts); silences and rules are written
+// down here.
+
+/** One transition as the history stores it: the WebSocket's event shape. */
+export type AlertHistoryEntry = WsAlertEvent;
+
+export interface Silence {
+  id: string;
+  /** Exact rule id; absent: any rule. */
+  rule?: string;
+  /** A glob over target labels (`gpu:dc/node-1/*`); absent: any target. */
+  target?: string;
+  until: number;
+  reason: string;
+  by: string;
+  created: number;
+}
+
+export interface RuleTarget {
+  kind: string;
+  site?: string;
+  host?: string;
+  gpu?: string;
+  group?: string;
+  source?: string;
+}
+
+/**
+ * A rule as GET /api/v1/rules lists it. The type-specific fields (above,
+ * rise_w, after_s...) are read by name through the index signature, so a
+ * rule type this UI does not know yet still shows and edits as JSON.
+ */
+export interface RuleJson {
+  id: string;
+  type: string;
+  target: RuleTarget;
+  severity: WsAlert['severity'];
+  for_s: number;
+  origin: 'config' | 'api';
+  description?: string;
+  /** Set when the rule threw at run time: it is skipped, the others go on. */
+  broken?: string;
+  [field: string]: unknown;
+}
+
+export interface AlertsReport {
+  active: WsAlert[];
+  silences: Silence[];
+  rules: RuleJson[];
+  /** The latest transitions, newest first. */
+  history: AlertHistoryEntry[];
+}
+
+export function alertsUrl(history: number): string {
+  return `api/v1/alerts?history=${history}`;
+}
+
+export const ACK_URL = 'api/v1/alerts/ack';
+export const SILENCES_URL = 'api/v1/silences';
+export const RULES_URL = 'api/v1/rules';
+
+export function silenceUrl(id: string): string {
+  return `api/v1/silences/${encodeURIComponent(id)}`;
+}
+
+export function ruleUrl(id: string): string {
+  return `api/v1/rules/${encodeURIComponent(id)}`;
 }

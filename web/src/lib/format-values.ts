@@ -102,3 +102,25 @@ export function formatUtc(ms: number | null | undefined): string {
   if (!isNumber(ms)) return DASH;
   return `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
 }
+
+/** "14:03:27" in the given time zone (the browser's by default). */
+export function formatClock(ms: number | null | undefined, timeZone?: string): string {
+  if (!isNumber(ms)) return DASH;
+  return new Intl.DateTimeFormat('en-US', {
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+    ...(timeZone ? { timeZone } : {}),
+  }).format(new Date(ms));
+}
+
+/**
+ * An event time (an alert transition): to the second today, where seconds
+ * tell one burst from the next, and as formatShortDateTime on other days.
+ */
+export function formatEventTime(ms: number | null | undefined, now: number, timeZone?: string): string {
+  if (!isNumber(ms)) return DASH;
+  if (formatDateTime(ms, timeZone).slice(0, 10) === formatDateTime(now, timeZone).slice(0, 10)) return formatClock(ms, timeZone);
+  return formatShortDateTime(ms, now, timeZone);
+}

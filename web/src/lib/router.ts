@@ -10,6 +10,8 @@
  *                                 job ids can hold `/` or `+` (Slurm
  *                                 heterogeneous jobs are `1234+0`)
  *   #/facility                    groups, meters and power sources
+ *   #/alerts                      active alerts, silences and history
+ *   #/rules?rule=<id>             alert rules; `rule` opens that rule's test panel
  */
 
 export interface JobsQuery {
@@ -23,10 +25,12 @@ export type Route =
   | { page: 'jobs'; query: JobsQuery }
   | { page: 'job'; id: string }
   | { page: 'facility' }
+  | { page: 'alerts' }
+  | { page: 'rules'; rule: string }
   | { page: 'not-found'; path: string };
 
 /** The nav entry a route belongs to; a job's page belongs to Jobs. */
-export type Section = 'overview' | 'jobs' | 'facility';
+export type Section = 'overview' | 'jobs' | 'facility' | 'alerts' | 'rules';
 
 export const EMPTY_JOBS_QUERY: JobsQuery = { user: '', project: '', offset: 0 };
 
@@ -57,6 +61,8 @@ export function parseRoute(hash: string): Route {
   if (path === '' || path === '/') return { page: 'overview' };
   if (path === '/jobs') return { page: 'jobs', query: jobsQuery(search) };
   if (path === '/facility') return { page: 'facility' };
+  if (path === '/alerts') return { page: 'alerts' };
+  if (path === '/rules') return { page: 'rules', rule: (new URLSearchParams(search).get('rule') ?? '').trim() };
   const job = /^\/jobs\/([^/]+)$/.exec(path);
   if (job) {
     try {
@@ -77,6 +83,10 @@ export function sectionOf(route: Route): Section | null {
       return 'jobs';
     case 'facility':
       return 'facility';
+    case 'alerts':
+      return 'alerts';
+    case 'rules':
+      return 'rules';
     default:
       return null;
   }
@@ -94,4 +104,9 @@ export function jobsHref(query: Partial<JobsQuery> = {}): string {
   if (query.offset && query.offset > 0) p.set('offset', String(query.offset));
   const s = p.toString();
   return s ? `#/jobs?${s}` : '#/jobs';
+}
+
+/** The rules page, with one rule's test panel open when `rule` is given. */
+export function rulesHref(rule = ''): string {
+  return rule ? `#/rules?${new URLSearchParams({ rule })}` : '#/rules';
 }
