@@ -65,6 +65,8 @@ export interface WsAlert {
   target: WsAlertTarget;
   state: 'pending' | 'firing';
   since: number;
+  /** When it was last evaluated. */
+  lastAt?: number;
   value: number;
   message: string;
   acked?: { by: string; at: number };

@@ -8,6 +8,7 @@
  * alerts, acknowledgements, silences, API rules) is rebuilt from the log.
  */
 import type { GpuWindow, MeterWindow } from '../../protocol/payloads.js';
+import { encodeSegment } from '../../protocol/topics.js';
 import type { AlertLogEntry, HistoryReader, WindowStore } from '../store/store.js';
 import { type Alert, type AlertEvent, type AlertState, type Silence, emptyState } from './alert-state.js';
 import { type AlertInput, acknowledge, addSilence, reduce, removeSilence } from './engine.js';
@@ -48,9 +49,9 @@ export interface AlertCounters {
   usage_errors: number;
 }
 
-/** `<prefix>/_alerts/<rule>/<target>`: MQTT wildcards in a name would make it unsubscribable, so they are escaped. */
+/** `<prefix>/_alerts/<rule>/<target>` (protocol/README.md §5.8), each id percent-encoded as one segment (§3.2). */
 export function alertTopic(prefix: string, rule: string, targetLabel: string): string {
-  return `${prefix}/_alerts/${rule}/${targetLabel.replace(/[+#%]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}`;
+  return `${prefix}/_alerts/${encodeSegment(rule)}/${encodeSegment(targetLabel)}`;
 }
 
 export class AlertService {
@@ -164,8 +165,11 @@ export class AlertService {
     this.publishMqtt(e.rule, e.target.label, e.to === 'resolved' ? undefined : active);
   }
 
+  /** The retained state of §5.8: the ids not encoded, the watched field and threshold where the rule has them. */
   private publishMqtt(rule: string, label: string, a: Alert | undefined): void {
-    const payload = a ? JSON.stringify({ rule, target: a.target, state: a.state, severity: a.severity, since: a.since, value: a.value, message: a.message }) : '';
+    const r = this.state.rules.find((x) => x.id === rule);
+    const threshold = r?.type === 'threshold' ? { field: r.metric, threshold: r.above } : {};
+    const payload = a ? JSON.stringify({ v: 1, rule, target: label, state: 'firing', since: a.since, ts: a.lastAt, severity: a.severity, ...threshold, value: a.value, message: a.message }) : '';
     if (!this.deps.publishRetained?.(alertTopic(this.deps.prefix, rule, label), payload)) this.counters.mqtt_unsent += 1;
   }
 
@@ -185,7 +189,7 @@ export class AlertService {
         else if (e.to === 'pending' || e.to === 'firing') {
           const before = this.state.alerts.get(e.key);
           this.state.alerts.set(e.key, {
-            key: e.key, rule: e.rule, severity: e.severity, target: e.target, state: e.to, since: e.at, value: e.value, message: e.message,
+            key: e.key, rule: e.rule, severity: e.severity, target: e.target, state: e.to, since: e.at, lastAt: e.at, value: e.value, message: e.message,
             notified: e.to === 'firing' ? e.notify : false, inhibited: e.inhibited ?? false, ...(before?.acked && { acked: before.acked }),
           });
         }

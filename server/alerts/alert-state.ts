@@ -26,6 +26,8 @@ export interface Alert {
   state: 'pending' | 'firing';
   /** When it entered its state: the data's time for window rules, the server's for health rules. */
   since: number;
+  /** When it was last evaluated (the window's end, or the server's clock). */
+  lastAt: number;
   value: number;
   message: string;
   acked?: { by: string; at: number };
@@ -143,13 +145,14 @@ export function judge(s: AlertState, rule: Rule, target: TargetRef, v: Verdict, 
   const clear = v.clear ?? !v.met;
   if (!a) {
     if (!v.met) return;
-    const fresh: Alert = { key, rule: rule.id, severity: rule.severity, target, state: 'pending', since: at, value: v.value, message: v.message, notified: false, inhibited };
+    const fresh: Alert = { key, rule: rule.id, severity: rule.severity, target, state: 'pending', since: at, lastAt: at, value: v.value, message: v.message, notified: false, inhibited };
     s.alerts.set(key, fresh);
     event('inactive', 'pending', false);
     if (rule.for_s === 0) fire(s, fresh, at, now, event);
     return;
   }
   a.value = v.value;
+  a.lastAt = at;
   a.message = v.message;
   a.inhibited = inhibited;
   if (clear) {

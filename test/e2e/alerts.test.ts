@@ -89,8 +89,8 @@ rules:
     console.log(`[alerts] spike at ${spikeAt}, its window closed at ${windowEnd}: webhook after ${hook.at - spikeAt} ms, WebSocket after ${wsFrame.at - spikeAt} ms (bound: one window, 1000 ms, plus publish and transport)`);
     const slackBody = await eventually(() => slack.bodies.find((b) => /FIRING/.test(b.body.text)));
     expect(slackBody.body.text).toMatch(/spike \(critical\).*130|spike \(critical\).*12\d/);
-    const state = await eventually(() => retained.find((r) => r.payload !== '' && r.topic.startsWith('kilowatch/v1/_alerts/spike/gpu:local/stub-host/')));
-    expect(JSON.parse(state.payload)).toMatchObject({ rule: 'spike', state: 'firing' });
+    const state = await eventually(() => retained.find((r) => r.payload !== '' && r.topic.startsWith('kilowatch/v1/_alerts/spike/gpu:local%2Fstub-host%2FGPU-')));
+    expect(JSON.parse(state.payload)).toMatchObject({ v: 1, rule: 'spike', target: expect.stringMatching(/^gpu:local\/stub-host\/GPU-/), state: 'firing', field: 'power_pct_limit', threshold: 110, severity: 'critical' });
 
     // The spike ends, the next window clears it: the resolution reaches the good webhook and clears the retained state.
     await eventually(() => good.bodies.find((b) => b.body.status === 'resolved'), 10_000);
