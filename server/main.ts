@@ -14,6 +14,7 @@ import { HttpError, HttpServer } from './http/http-server.js';
 import { parseEfficiencyParams, parseJobsParams } from './http/job-params.js';
 import { parseSeriesParams } from './http/series-params.js';
 import { fleetView, healthView } from './http/views.js';
+import { operationsRoutes } from './http/metrics.js';
 import { AckPublisher } from './mqtt/ack-publisher.js';
 import { IngestClient } from './mqtt/ingest-client.js';
 import { Pipeline } from './pipeline.js';
@@ -155,6 +156,14 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
       store, live, commits, now, maxFutureMs: config.maxFutureMs, maxAgeMs: policy.maxAgeMs, sites: config.sites,
       ...(facility && { price: (page: JobsPage, from: number, to: number) => facility.priceJobs(page, from, to) }),
     });
+    // What /api/v1/health and /metrics are built from, so the two never disagree.
+    const healthInputs = () => ({
+      now: now(), startedAt, version: deps.version, rejects, pipeline: pipeline.counters, store: store.stats(now()), live,
+      delivery: { ...ledger.totals(), acks_sent: acks.sent, acks_unsent: acks.unsent },
+      mqtt: { url: brokerUrl, embedded, connected: mqtt.connected, received: mqtt.received, reconnects: mqtt.reconnects },
+      ws: { clients: liveHub.clientCount, frames_skipped: liveHub.framesSkipped, disconnected_slow: liveHub.disconnectedSlow },
+      alerts: alerts.health(),
+    });
     const http = new HttpServer({
       host: config.host,
       port: config.port,
@@ -162,6 +171,8 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
       onUpgrade: (req, socket, head) => liveHub.handleUpgrade(req, socket, head),
       // POST /api/v1/jobs, POST /api/v1/jobs/{id}/end, GET /api/v1/jobs/{id}; alerts, silences and rules.
       methodRoutes: [...jobsApi.routes(), ...alertRoutes(alerts, store, now)],
+      // GET /metrics, /metrics/fleet (Prometheus text), /healthz and /readyz (server/http/metrics.ts).
+      rawRoutes: operationsRoutes(live, now, healthInputs),
       routes: {
         '/api/v1/fleet': () => fleetView(live, now()),
         '/api/v1/series': async (url) => {
@@ -191,14 +202,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
           const { filter, by } = parsed.value;
           return { by, time_zone: config.timeZone, ...(await queryEfficiency(store, filter, by, config.timeZone)) };
         },
-        '/api/v1/health': () =>
-          healthView({
-            now: now(), startedAt, version: deps.version, rejects, pipeline: pipeline.counters, store: store.stats(now()), live,
-            delivery: { ...ledger.totals(), acks_sent: acks.sent, acks_unsent: acks.unsent },
-            mqtt: { url: brokerUrl, embedded, connected: mqtt.connected, received: mqtt.received, reconnects: mqtt.reconnects },
-            ws: { clients: liveHub.clientCount, frames_skipped: liveHub.framesSkipped, disconnected_slow: liveHub.disconnectedSlow },
-            alerts: alerts.health(),
-          }),
+        '/api/v1/health': () => healthView(healthInputs()),
       },
     });
     const httpUrl = await http.start();

@@ -27,6 +27,16 @@ export interface MethodRoute {
   handle: (req: RouteRequest) => unknown;
 }
 
+/** A raw route's answer: its own status, content type and text (Prometheus exposition, probes). */
+export interface RawReply {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+/** A GET route outside /api/ that answers text, not JSON: /metrics, /metrics/fleet, /healthz, /readyz. */
+export type RawRoute = (url: URL) => RawReply | Promise<RawReply>;
+
 /** A route's answer when it is not 200, e.g. 201 for a created job. */
 export class JsonReply {
   constructor(
@@ -56,6 +66,8 @@ export interface HttpServerOptions {
   /** GET routes by exact path. */
   routes: Record<string, JsonRoute>;
   methodRoutes?: readonly MethodRoute[];
+  /** GET and HEAD routes by exact path, answering text; checked before the API and the static files. */
+  rawRoutes?: Readonly<Record<string, RawRoute>>;
   /** Default DEFAULT_MAX_BODY_BYTES. */
   maxBodyBytes?: number;
   onUpgrade: (req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void;
@@ -82,6 +94,8 @@ export class HttpServer {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://local');
     const path = url.pathname;
+    const raw = this.opts.rawRoutes && Object.hasOwn(this.opts.rawRoutes, path) ? this.opts.rawRoutes[path] : undefined;
+    if (raw) return this.raw(raw, url, req, res);
     if (!path.startsWith('/api/')) return serveStatic(this.opts.webDir, req, res);
     const fail = (err: unknown) => {
       if (err instanceof HttpError) {
@@ -110,6 +124,26 @@ export class HttpServer {
         : route.run(undefined);
       if (result instanceof Promise) result.then(answer, fail);
       else answer(result);
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  /** A raw route answers GET and HEAD (Node sends no body for HEAD); a failure is a JSON 500 like the API's. */
+  private raw(route: RawRoute, url: URL, req: IncomingMessage, res: ServerResponse): void {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      return json(res, 405, { error: `${req.method} is not allowed on ${url.pathname}` });
+    }
+    const send = (r: RawReply) => {
+      res.writeHead(r.status, { 'content-type': r.contentType, 'cache-control': 'no-store' });
+      res.end(r.body);
+    };
+    const fail = (err: unknown) => json(res, 500, { error: (err as Error).message });
+    try {
+      const reply = route(url);
+      if (reply instanceof Promise) reply.then(send, fail);
+      else send(reply);
     } catch (err) {
       fail(err);
     }
