@@ -6,6 +6,7 @@
  * another machine. The server's URL comes from --server, else from the
  * server's own host and port settings (kilowatch.yaml, KILOWATCH_*).
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { layerConfig } from './config-layers.js';
 
@@ -23,6 +24,8 @@ options:
   --server <url>       the server's HTTP URL (default http://<server.host>:<server.port>
                        from kilowatch.yaml, KILOWATCH_HOST and KILOWATCH_PORT)
   --timeout-ms <ms>    give up after this long (default ${DEFAULT_TIMEOUT_MS})
+  --token-file <file>  a file holding an operator token, when the server runs with --auth tokens
+                       (or the token itself in KILOWATCH_TOKEN)
   --config <file>      settings file for the default URL (default ./kilowatch.yaml)
 
 Exit status: 0 when the server stored the event, 1 when it refused it or could not be
@@ -36,7 +39,7 @@ interface Out {
 const FLAGS = {
   id: { type: 'string' }, user: { type: 'string' }, project: { type: 'string' }, partition: { type: 'string' },
   hosts: { type: 'string' }, gpus: { type: 'string' }, start: { type: 'string' }, end: { type: 'string' },
-  label: { type: 'string', multiple: true }, server: { type: 'string' }, 'timeout-ms': { type: 'string' },
+  label: { type: 'string', multiple: true }, server: { type: 'string' }, 'timeout-ms': { type: 'string' }, 'token-file': { type: 'string' },
   config: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -102,14 +105,23 @@ export async function runJobCommand(argv: string[], env: Record<string, string |
       ...(Object.keys(labels).length > 0 && { labels }),
     }]
     : [`/api/v1/jobs/${encodeURIComponent(id)}/end`, end === undefined ? {} : { end }];
-  return send(`${server.url}${path}`, body, timeoutMs, action, id, out);
+  // A token on the command line would be visible to every user in `ps`: it comes from a file or the environment.
+  let token = env.KILOWATCH_TOKEN;
+  if (v['token-file'] !== undefined) {
+    try {
+      token = readFileSync(v['token-file'], 'utf8').trim();
+    } catch (err) {
+      return out.error(`kilowatch: job ${action}: cannot read --token-file: ${(err as Error).message}`), 2;
+    }
+  }
+  return send(`${server.url}${path}`, body, timeoutMs, action, id, out, token);
 }
 
-async function send(url: string, body: unknown, timeoutMs: number, action: string, id: string, out: Out): Promise<number> {
+async function send(url: string, body: unknown, timeoutMs: number, action: string, id: string, out: Out, token: string | undefined): Promise<number> {
   let res: Response;
   try {
     res = await fetch(url, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs),
+      method: 'POST', headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) }, body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
     const e = err as Error & { cause?: { code?: string; message?: string } };

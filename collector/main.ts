@@ -21,6 +21,7 @@ import type { JsonMeterMapping } from './meters/parse-mqtt-json.js';
 import { PollerSet } from './pollers/poller-set.js';
 import type { PollerEntry } from './pollers/poller.js';
 import { createPollers, parsePollersFile } from './pollers/registry.js';
+import { redactUrl } from '../cli/redact-url.js';
 import { HostLink } from './publish.js';
 import { Sampler, type SampledHost } from './sampler.js';
 
@@ -149,8 +150,8 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
   const gpuCount = fleet.hosts.reduce((n, h) => n + h.gpus.length, 0);
   deps.log(
     fleet.simulated
-      ? `collector: SIMULATED fleet of ${config.hosts} hosts x ${config.gpus} GPUs (seed ${config.seed}, ${spool}) -> ${config.brokerUrl}`
-      : `collector: ${fleet.source} on ${fleet.hosts[0]?.name}: ${gpuCount} GPU(s)${config.meters.length ? `, meters ${config.meters.join(',')}` : ''} (${spool}) -> ${config.brokerUrl}`,
+      ? `collector: SIMULATED fleet of ${config.hosts} hosts x ${config.gpus} GPUs (seed ${config.seed}, ${spool}) -> ${redactUrl(config.brokerUrl)}`
+      : `collector: ${fleet.source} on ${fleet.hosts[0]?.name}: ${gpuCount} GPU(s)${config.meters.length ? `, meters ${config.meters.join(',')}` : ''} (${spool}) -> ${redactUrl(config.brokerUrl)}`,
   );
   // Checked before anything connects, so a bad mapping or pollers file fails the start with its reasons.
   const announce = meterInventory(links[0]!);

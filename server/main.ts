@@ -32,6 +32,11 @@ import { AlertService } from './alerts/alert-service.js';
 import { type RulesFile, loadRulesFile } from './alerts/rules-file.js';
 import { type SiteIndex, siteIndex } from './alerts/site-index.js';
 import { OperatorError } from './operator-error.js';
+import { isLoopback } from './config.js';
+import { redactUrl } from '../cli/redact-url.js';
+import { Authenticator } from './auth/authenticator.js';
+import { TokenStore } from './auth/token-store.js';
+import { readTls, tokenCommands } from './auth/admin-tokens.js';
 
 export interface ServerDeps {
   now: () => number;
@@ -42,7 +47,10 @@ export interface ServerDeps {
 
 export interface RunningServer {
   httpUrl: string;
+  /** The broker's URL, safe to log (no credentials). */
   brokerUrl: string;
+  /** The same for the server's own clients and an all-in-one's collector: with the internal credential when auth is on. */
+  localBrokerUrl: string;
   /** Rereads the alert rules file (SIGHUP): a bad file is refused whole, and the running rules stay. */
   reload(): void;
   stop(): Promise<void>;
@@ -90,20 +98,34 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     pruner.unref();
     stops.push(async () => clearInterval(pruner));
 
-    // `kilowatch backup` asks the server itself: nobody else may open the DuckDB file while it runs.
+    // API tokens (hashed, in the data dir) and who may do what; the CLI manages tokens through the admin socket.
+    const tokens = new TokenStore(config.dataDir);
+    tokens.load();
+    const auth = new Authenticator({
+      mode: config.auth, proxyHeader: config.authProxyHeader, proxyRoleHeader: config.authProxyRoleHeader, proxyAddresses: config.authProxyAddresses,
+      allowedOrigins: config.allowedOrigins, sessionTtlMs: config.sessionHours * 3_600_000, secure: config.tlsCert !== '',
+    }, tokens, now);
+    if (config.auth === 'tokens' && tokens.activeCount === 0) log(`server: --auth tokens and no token yet: create the first with \`kilowatch token create --role admin --name <you> --data-dir ${config.dataDir}\``);
+
+    // `kilowatch backup` and `kilowatch token` ask the server itself: nobody else may open the DuckDB file while it runs.
     const admin = new AdminSocket(adminSocketPath(config.dataDir), {
       backup: async (req) => {
         if (!store.backup) throw new Error(`backups cover the DuckDB store; with --store ${config.store} back up VictoriaMetrics with its own snapshots`);
         return { ...(await store.backup(String(req.dir))) };
       },
+      ...tokenCommands(tokens, auth, now),
     }, log);
     await admin.start();
     stops.push(() => admin.stop());
 
     let brokerUrl = config.brokerUrl;
+    let embeddedBroker: EmbeddedBroker | undefined;
     const embedded = brokerUrl === '';
     if (embedded) {
-      const broker = new EmbeddedBroker(config.host, config.mqttPort);
+      // With --auth tokens every MQTT client logs in; off loopback the broker serves TLS (server/config.ts checks it is there).
+      const tls = !isLoopback(config.host) && config.tlsCert ? readTls(config.tlsCert, config.tlsKey) : undefined;
+      embeddedBroker = new EmbeddedBroker(config.host, config.mqttPort, config.auth === 'tokens' ? { tokens, prefix: config.prefix } : undefined, tls);
+      const broker = embeddedBroker;
       brokerUrl = await broker.start();
       stops.push(() => broker.stop());
     }
@@ -129,7 +151,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
       status: (s: string, h: string, online: boolean) => alerts.onStatus(s, h, online),
     };
     const pipeline = new Pipeline(policy, live, rejects, store, ledger, now, log, observer);
-    mqtt = new IngestClient({ url: brokerUrl, prefix: config.prefix, sites: config.sites, onMessage: (t, p) => pipeline.handle(t, p), log });
+    mqtt = new IngestClient({ url: embeddedBroker ? embeddedBroker.internalUrl(brokerUrl) : brokerUrl, prefix: config.prefix, sites: config.sites, onMessage: (t, p) => pipeline.handle(t, p), log });
     await mqtt.start();
     alerts.start();
     const acks = new AckPublisher(ledger, mqtt, config.prefix, config.ackIntervalMs, now);
@@ -160,7 +182,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     const healthInputs = () => ({
       now: now(), startedAt, version: deps.version, rejects, pipeline: pipeline.counters, store: store.stats(now()), live,
       delivery: { ...ledger.totals(), acks_sent: acks.sent, acks_unsent: acks.unsent },
-      mqtt: { url: brokerUrl, embedded, connected: mqtt.connected, received: mqtt.received, reconnects: mqtt.reconnects },
+      mqtt: { url: redactUrl(brokerUrl), embedded, ...(embeddedBroker && { broker: embeddedBroker.counters }), connected: mqtt.connected, received: mqtt.received, reconnects: mqtt.reconnects },
       ws: { clients: liveHub.clientCount, frames_skipped: liveHub.framesSkipped, disconnected_slow: liveHub.disconnectedSlow },
       alerts: alerts.health(),
     });
@@ -168,25 +190,30 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
       host: config.host,
       port: config.port,
       webDir: deps.webDir,
-      onUpgrade: (req, socket, head) => liveHub.handleUpgrade(req, socket, head),
+      auth,
+      ...(config.tlsCert && { tls: readTls(config.tlsCert, config.tlsKey) }),
+      onUpgrade: (req, socket, head, principal) => liveHub.handleUpgrade(req, socket, head, principal),
       // POST /api/v1/jobs, POST /api/v1/jobs/{id}/end, GET /api/v1/jobs/{id}; alerts, silences and rules.
       methodRoutes: [...jobsApi.routes(), ...alertRoutes(alerts, store, now)],
       // GET /metrics, /metrics/fleet (Prometheus text), /healthz and /readyz (server/http/metrics.ts).
       rawRoutes: operationsRoutes(live, now, healthInputs),
       routes: {
         '/api/v1/fleet': () => fleetView(live, now()),
-        '/api/v1/series': async (url) => {
+        '/api/v1/series': async (url, principal) => {
           const hostsOfSite = (site: string) => live.allHosts().filter((h) => h.site === site).map(({ site: s, host }) => ({ site: s, host }));
           const parsed = parseSeriesParams(url.searchParams, now(), hostsOfSite);
           if (!parsed.ok) throw new HttpError(400, 'bad series query', parsed.problems);
+          const target = parsed.query.target;
+          if (target.kind === 'job' && !(await jobsApi.visible(target.job, principal))) throw new HttpError(404, `no job "${target.job}"`);
           return querySeries(store, parsed.query, now()).catch((err: Error) => {
             throw err instanceof RangeError ? new HttpError(400, 'bad series query', [`${err.message} (at most ${MAX_BUCKETS} buckets)`]) : err;
           });
         },
-        '/api/v1/jobs': async (url) => {
+        '/api/v1/jobs': async (url, principal) => {
           const parsed = parseJobsParams(url.searchParams, now());
           if (!parsed.ok) throw new HttpError(400, 'bad jobs query', parsed.problems);
-          const { filter, offset, limit } = parsed.value;
+          const { offset, limit } = parsed.value;
+          const filter = { ...parsed.value.filter, ...(principal.projects && { projects: principal.projects }) };
           const page = await queryJobs(store, filter, { offset, limit }, now());
           return facility ? facility.priceJobs(page, filter.from, filter.to) : page;
         },
@@ -196,10 +223,12 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
           if (!parsed.ok) throw new HttpError(400, 'bad facility query', parsed.problems);
           return { configured: true, time_zone: config.timeZone, from: parsed.value.filter.from, to: parsed.value.filter.to, ...(await facility.report(parsed.value.filter.from, parsed.value.filter.to)) };
         },
-        '/api/v1/efficiency': async (url) => {
+        '/api/v1/efficiency': async (url, principal) => {
           const parsed = parseEfficiencyParams(url.searchParams, now());
           if (!parsed.ok) throw new HttpError(400, 'bad efficiency query', parsed.problems);
-          const { filter, by } = parsed.value;
+          const { by } = parsed.value;
+          // A scoped viewer's rows hold its projects' jobs; idle and unattributed energy are the fleet's.
+          const filter = { ...parsed.value.filter, ...(principal.projects && { projects: principal.projects }) };
           return { by, time_zone: config.timeZone, ...(await queryEfficiency(store, filter, by, config.timeZone)) };
         },
         '/api/v1/health': () => healthView(healthInputs()),
@@ -214,7 +243,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
       if (!r.ok) return log(`server: SIGHUP: the alert rules file was refused whole (the running rules stay); ${r.problems.length} problem(s):\n  - ${r.problems.join('\n  - ')}`);
       alerts.reload(r.file);
     };
-    return { httpUrl, brokerUrl, reload, stop: stopAll };
+    return { httpUrl, brokerUrl: redactUrl(brokerUrl), localBrokerUrl: embeddedBroker ? embeddedBroker.internalUrl(brokerUrl) : brokerUrl, reload, stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;

@@ -12,6 +12,7 @@
  * committed the events (the commit hook, CommitWatch), not merely until a
  * flush returned, because a flush that fails keeps its batch and returns.
  */
+import { LOCAL, type Principal, seesProject } from './auth/principal.js';
 import { randomUUID } from 'node:crypto';
 import type { JobEvent } from '../protocol/payloads.js';
 import type { StreamKey } from './core/delivery.js';
@@ -125,7 +126,7 @@ export class JobsApi {
     return [
       { method: 'POST', path: '/api/v1/jobs', handle: ({ body }) => this.start(body) },
       { method: 'POST', path: '/api/v1/jobs/{id}/end', handle: ({ params, body }) => this.end(params.id!, body) },
-      { method: 'GET', path: '/api/v1/jobs/{id}', handle: ({ params }) => this.get(params.id!) },
+      { method: 'GET', path: '/api/v1/jobs/{id}', handle: ({ params, principal }) => this.get(params.id!, principal) },
     ];
   }
 
@@ -177,10 +178,18 @@ export class JobsApi {
     });
   }
 
-  async get(id: string): Promise<unknown> {
+  /** Another project's job is as absent to a scoped viewer as one that never ran: the same 404. */
+  async get(id: string, principal: Principal = LOCAL): Promise<unknown> {
     const found = await this.find(id);
-    if (!found) throw new HttpError(404, `no job "${id}"`);
+    if (!found || !seesProject(principal, found.record.project)) throw new HttpError(404, `no job "${id}"`);
     return this.detail(id, found);
+  }
+
+  /** Whether a job exists and the principal may see it (series of a job). */
+  async visible(id: string, principal: Principal): Promise<boolean> {
+    if (principal.projects === undefined) return true;
+    const found = await this.find(id);
+    return found !== undefined && seesProject(principal, found.record.project);
   }
 
   private serial<T>(id: string, work: () => Promise<T>): Promise<T> {

@@ -10,6 +10,7 @@
  * validator is counted (`meter_invalid_windows`) and not sent. A dead site
  * broker is retried every second, and what is already spooled is unaffected.
  */
+import { redactUrl } from '../../cli/redact-url.js';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { MeterInfo } from '../../protocol/payloads.js';
 import { validateMeterWindow } from '../../protocol/validate.js';
@@ -53,10 +54,10 @@ export class MeterListener {
     client.on('message', (topic, payload) => this.onMessage(topic, payload, this.opts.now()));
     let lastError = '';
     client.on('error', (err) => {
-      if (err.message !== lastError) this.opts.log(`collector meters: MQTT error on ${this.opts.brokerUrl}: ${(lastError = err.message)}`);
+      if (err.message !== lastError) this.opts.log(`collector meters: MQTT error on ${redactUrl(this.opts.brokerUrl)}: ${(lastError = err.message)}`);
     });
     this.timer = setInterval(() => this.emit(this.windows.takeDue(this.opts.now())), CLOSE_EVERY_MS);
-    this.opts.log(`collector meters: listening on ${this.opts.brokerUrl} for ${filters.join(' ')}`);
+    this.opts.log(`collector meters: listening on ${redactUrl(this.opts.brokerUrl)} for ${filters.join(' ')}`);
   }
 
   /** Handles one message; public so tests can drive the pure path without a broker. */

@@ -12,14 +12,17 @@
  */
 import { HttpError, JsonReply, type MethodRoute } from '../http/http-server.js';
 import type { HistoryReader, WindowStore } from '../store/store.js';
+import { type Principal, seesAlertTarget } from '../auth/principal.js';
+import type { AlertEvent } from './alert-state.js';
 import type { AlertService } from './alert-service.js';
 
 type Obj = Record<string, unknown>;
 const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Who did it: the body's `by` until authentication names the caller. */
-function actor(body: Obj): string {
-  return typeof body.by === 'string' && body.by.length > 0 && body.by.length <= 64 ? body.by : 'anonymous';
+/** Who did it: the authenticated caller; with authentication off, the body's `by` (or `local`). */
+function actor(body: Obj, principal: Principal): string {
+  if (principal.via !== 'local') return principal.name;
+  return typeof body.by === 'string' && body.by.length > 0 && body.by.length <= 64 ? body.by : principal.name;
 }
 
 export function alertRoutes(alerts: AlertService, store: WindowStore & HistoryReader, now: () => number): MethodRoute[] {
@@ -30,24 +33,26 @@ export function alertRoutes(alerts: AlertService, store: WindowStore & HistoryRe
   return [
     {
       method: 'GET', path: '/api/v1/alerts',
-      handle: async ({ url }) => {
+      handle: async ({ url, principal }) => {
         const n = Number(url.searchParams.get('history') ?? 100);
         if (!Number.isInteger(n) || n < 0 || n > 5000) throw new HttpError(400, 'bad alerts query', ['history must be an integer from 0 to 5000']);
         const history = n === 0 ? [] : await store.alertLog({ sinceMs: 0, kinds: ['transition'], limit: n });
-        return { ...alerts.view(), history: history.map((r) => r.data).reverse() };
+        const view = alerts.view();
+        const seen = (e: { target: { label: string } }) => seesAlertTarget(principal, e.target.label);
+        return { ...view, active: view.active.filter(seen), history: (history.map((r) => r.data) as AlertEvent[]).filter(seen).reverse() };
       },
     },
     {
       method: 'POST', path: '/api/v1/alerts/ack',
-      handle: ({ body }) => {
+      handle: ({ body, principal }) => {
         if (!isObject(body) || typeof body.key !== 'string') throw new HttpError(400, 'bad acknowledgement', ['key: the alert key (rule|target) is required']);
-        if (!alerts.acknowledge(body.key, actor(body))) throw new HttpError(404, `no active alert ${body.key}`);
+        if (!seesAlertTarget(principal, body.key.slice(body.key.indexOf('|') + 1)) || !alerts.acknowledge(body.key, actor(body, principal))) throw new HttpError(404, `no active alert ${body.key}`);
         return durable({ acked: body.key });
       },
     },
     {
       method: 'POST', path: '/api/v1/silences',
-      handle: ({ body }) => {
+      handle: ({ body, principal }) => {
         const problems: string[] = [];
         if (!isObject(body)) throw new HttpError(400, 'bad silence', ['body must be a JSON object']);
         for (const k of ['rule', 'target'] as const) if (body[k] !== undefined && (typeof body[k] !== 'string' || body[k] === '')) problems.push(`${k} must be a non-empty string`);
@@ -58,7 +63,7 @@ export function alertRoutes(alerts: AlertService, store: WindowStore & HistoryRe
         if (problems.length > 0) throw new HttpError(400, 'bad silence', problems);
         const s = alerts.silence({
           ...(typeof body.rule === 'string' && { rule: body.rule }), ...(typeof body.target === 'string' && { target: body.target }),
-          until: now() + (d as number) * 1000, reason: String(body.reason), by: actor(body),
+          until: now() + (d as number) * 1000, reason: String(body.reason), by: actor(body, principal),
         });
         return durable(new JsonReply(201, s));
       },
@@ -71,10 +76,10 @@ export function alertRoutes(alerts: AlertService, store: WindowStore & HistoryRe
       },
     },
     { method: 'GET', path: '/api/v1/rules', handle: () => ({ rules: alerts.view().rules }) },
-    { method: 'POST', path: '/api/v1/rules', handle: ({ body }) => putRule(alerts, body, undefined, durable) },
-    { method: 'PUT', path: '/api/v1/rules/{id}', handle: ({ params, body }) => putRule(alerts, body, params.id!, durable) },
+    { method: 'POST', path: '/api/v1/rules', role: 'admin', handle: ({ body }) => putRule(alerts, body, undefined, durable) },
+    { method: 'PUT', path: '/api/v1/rules/{id}', role: 'admin', handle: ({ params, body }) => putRule(alerts, body, params.id!, durable) },
     {
-      method: 'DELETE', path: '/api/v1/rules/{id}',
+      method: 'DELETE', path: '/api/v1/rules/{id}', role: 'admin',
       handle: ({ params }) => {
         const r = alerts.deleteRule(params.id!);
         if (r === 'read-only') throw new HttpError(403, `rule ${params.id} comes from the rules file, which is read-only here`);

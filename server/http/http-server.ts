@@ -5,12 +5,15 @@
  * body (the job events of POST /api/v1/jobs) are listed in `methodRoutes`.
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Authenticator } from '../auth/authenticator.js';
+import { LOCAL, type Principal, type Role, allows } from '../auth/principal.js';
 import { listenOrExplain } from './listen.js';
 import { serveStatic } from './static-files.js';
 
-/** A route answers with JSON, at once or later (a history query). */
-export type JsonRoute = (url: URL) => unknown;
+/** A route answers with JSON, at once or later (a history query); `principal` is who asked (scoping). */
+export type JsonRoute = (url: URL, principal: Principal) => unknown;
 
 export interface RouteRequest {
   url: URL;
@@ -18,6 +21,8 @@ export interface RouteRequest {
   params: Readonly<Record<string, string>>;
   /** A POST's or PUT's parsed JSON body; undefined when the body is empty. */
   body: unknown;
+  /** Who asked: LOCAL when authentication is off. */
+  principal: Principal;
 }
 
 export interface MethodRoute {
@@ -25,6 +30,8 @@ export interface MethodRoute {
   /** e.g. '/api/v1/jobs/{id}/end': a `{name}` segment matches one non-empty path segment. */
   path: string;
   handle: (req: RouteRequest) => unknown;
+  /** The least role allowed; default viewer for GET, operator for the others. */
+  role?: Role;
 }
 
 /** A raw route's answer: its own status, content type and text (Prometheus exposition, probes). */
@@ -70,7 +77,11 @@ export interface HttpServerOptions {
   rawRoutes?: Readonly<Record<string, RawRoute>>;
   /** Default DEFAULT_MAX_BODY_BYTES. */
   maxBodyBytes?: number;
-  onUpgrade: (req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void;
+  onUpgrade: (req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer, principal: Principal) => void;
+  /** Authentication and roles; without it every caller is LOCAL (an admin). */
+  auth?: Authenticator;
+  /** PEM certificate and key: HTTPS and WSS instead of HTTP and WS. */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 export class HttpServer {
@@ -80,15 +91,22 @@ export class HttpServer {
 
   /** Returns the URL it listens on, with the real port when 0 was asked for. */
   async start(): Promise<string> {
-    const server = createServer((req, res) => this.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse) => this.handle(req, res);
+    const server: Server = this.opts.tls ? createTlsServer({ cert: this.opts.tls.cert, key: this.opts.tls.key }, handler) : createServer(handler);
     server.on('upgrade', (req, socket, head) => {
-      if (new URL(req.url ?? '/', 'http://local').pathname === '/api/v1/live') this.opts.onUpgrade(req, socket, head);
-      else socket.destroy();
+      if (new URL(req.url ?? '/', 'http://local').pathname !== '/api/v1/live') return void socket.destroy();
+      const who = this.opts.auth ? this.opts.auth.authenticateUpgrade(req) : { ok: true as const, principal: LOCAL };
+      if (!who.ok) {
+        // Refused before the upgrade: the browser's WebSocket closes with an error, nothing is streamed.
+        socket.end(`HTTP/1.1 ${who.status} ${who.status === 401 ? 'Unauthorized' : 'Forbidden'}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${who.reason}\n`);
+        return;
+      }
+      this.opts.onUpgrade(req, socket, head, who.principal);
     });
     this.server = server;
     await listenOrExplain(server, this.opts.host, this.opts.port, 'HTTP', '--port or KILOWATCH_PORT');
     const { port } = server.address() as AddressInfo;
-    return `http://${this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host}:${port}`;
+    return `${this.opts.tls ? 'https' : 'http'}://${this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host}:${port}`;
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
@@ -106,12 +124,16 @@ export class HttpServer {
     };
     const answer = (body: unknown) => (body instanceof JsonReply ? json(res, body.status, body.body) : json(res, 200, body));
     try {
-      const candidates: { method: string; run: (body: unknown) => unknown }[] = [];
+      if (path === '/api/v1/login' || path === '/api/v1/logout' || path === '/api/v1/whoami') return void this.session(path, req, res, fail);
+      const who = this.opts.auth ? this.opts.auth.authenticate(req) : { ok: true as const, principal: LOCAL };
+      if (!who.ok) return json(res, who.status, { error: who.reason });
+      const principal = who.principal;
+      const candidates: { method: string; role: Role; run: (body: unknown) => unknown }[] = [];
       const get = this.opts.routes[path];
-      if (get) candidates.push({ method: 'GET', run: () => get(url) });
+      if (get) candidates.push({ method: 'GET', role: 'viewer', run: () => get(url, principal) });
       for (const r of this.opts.methodRoutes ?? []) {
         const params = matchPath(r.path, path);
-        if (params) candidates.push({ method: r.method, run: (body) => r.handle({ url, params, body }) });
+        if (params) candidates.push({ method: r.method, role: r.role ?? (r.method === 'GET' ? 'viewer' : 'operator'), run: (body) => r.handle({ url, params, body, principal }) });
       }
       if (candidates.length === 0) return json(res, 404, { error: `no such endpoint: ${path}` });
       const route = candidates.find((c) => c.method === req.method);
@@ -119,6 +141,7 @@ export class HttpServer {
         res.setHeader('allow', [...new Set(candidates.map((c) => c.method))].join(', '));
         return json(res, 405, { error: `${req.method} is not allowed on ${path}` });
       }
+      if (!allows(principal, route.role)) return json(res, 403, { error: `${req.method} ${path} needs the ${route.role} role; ${principal.name} is a ${principal.role}` });
       const result = req.method === 'POST' || req.method === 'PUT'
         ? readJsonBody(req, this.opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES).then((body) => route.run(body))
         : route.run(undefined);
@@ -127,6 +150,29 @@ export class HttpServer {
     } catch (err) {
       fail(err);
     }
+  }
+
+  /** Login (a token for an HttpOnly session cookie), logout, and who the caller is. */
+  private session(path: string, req: IncomingMessage, res: ServerResponse, fail: (err: unknown) => void): void {
+    const auth = this.opts.auth;
+    if (path === '/api/v1/whoami') {
+      const who = auth ? auth.authenticate(req) : { ok: true as const, principal: LOCAL };
+      return who.ok ? json(res, 200, { ...who.principal, auth: auth?.enabled ?? false }) : json(res, who.status, { error: who.reason, auth: true });
+    }
+    if (req.method !== 'POST') return json(res, 405, { error: `${req.method} is not allowed on ${path}` });
+    if (path === '/api/v1/logout') {
+      if (auth) res.setHeader('set-cookie', auth.logout(req));
+      return json(res, 200, { logged_out: true });
+    }
+    readJsonBody(req, 4096).then((body) => {
+      const token = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).token : undefined;
+      if (typeof token !== 'string') throw new HttpError(400, 'bad login', ['token: the API token is required']);
+      if (!auth?.enabled) return json(res, 200, { ...LOCAL, auth: false });
+      const s = auth.login(token);
+      if (!s) return json(res, 401, { error: 'the token is unknown or revoked' });
+      res.setHeader('set-cookie', s.cookie);
+      json(res, 200, { ...s.principal, auth: true });
+    }).catch(fail);
   }
 
   /** A raw route answers GET and HEAD (Node sends no body for HEAD); a failure is a JSON 500 like the API's. */

@@ -132,6 +132,7 @@ export class DuckDbHistory {
     add('user_name', filter.user);
     add('project', filter.project);
     add('site', filter.site);
+    if (filter.projects) where.push(filter.projects.length === 0 ? 'false' : `project IN (${filter.projects.map((p) => `$${params.push(p)}`).join(', ')})`);
     const events = await this.jobEventRows(`job IN (SELECT job FROM job_events WHERE ${where.join(' AND ')})`, params);
     return jobRecords(events, filter, now);
   }

@@ -154,6 +154,8 @@ export interface JobFilter {
   to: number;
   user?: string;
   project?: string;
+  /** Only jobs of these projects (a scoped viewer's); undefined: any. */
+  projects?: readonly string[];
   site?: string;
 }
 

@@ -10,6 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { type ClientMessage, FLEET_COLUMNS, type FleetSummary, type ServerMessage, type WsAlert, type WsAlertEvent } from '../../protocol/ws.js';
+import { LOCAL, type Principal, seesAlertTarget } from '../auth/principal.js';
 import type { LiveState } from '../core/live-state.js';
 
 export interface LiveHubOptions {
@@ -29,6 +30,8 @@ export interface LiveHubOptions {
 
 interface Client {
   ws: WebSocket;
+  /** Who it is: a scoped viewer sees only its projects' alerts. */
+  principal: Principal;
   fleet: boolean;
   alerts: boolean;
   /** An alert frame was skipped: the whole list goes out once the socket drains. */
@@ -65,12 +68,13 @@ export class LiveHub {
     }, 15_000);
   }
 
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
+  /** The HTTP server authenticated the upgrade (http-server.ts) and says who it is. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, principal: Principal = LOCAL): void {
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, principal));
   }
 
-  private accept(ws: WebSocket): void {
-    const client: Client = { ws, fleet: false, alerts: false, alertsStale: false, needsReplace: false, alive: true };
+  private accept(ws: WebSocket, principal: Principal): void {
+    const client: Client = { ws, principal, fleet: false, alerts: false, alertsStale: false, needsReplace: false, alive: true };
     this.clients.add(client);
     ws.on('pong', () => (client.alive = true));
     ws.on('close', () => this.clients.delete(client));
@@ -109,7 +113,7 @@ export class LiveHub {
   }
 
   private sendAlerts(client: Client): void {
-    this.send(client, { type: 'alerts', view: 'alerts', active: this.opts.activeAlerts?.() ?? [] });
+    this.send(client, { type: 'alerts', view: 'alerts', active: (this.opts.activeAlerts?.() ?? []).filter((a) => seesAlertTarget(client.principal, a.target.label)) });
     client.alertsStale = false;
   }
 
@@ -117,7 +121,7 @@ export class LiveHub {
   pushAlert(event: WsAlertEvent, active: WsAlert | undefined): void {
     const frame = JSON.stringify({ type: 'alert', view: 'alerts', event, active: active ?? null } satisfies ServerMessage);
     for (const c of this.clients) {
-      if (!c.alerts || c.ws.readyState !== WebSocket.OPEN) continue;
+      if (!c.alerts || c.ws.readyState !== WebSocket.OPEN || !seesAlertTarget(c.principal, event.target.label)) continue;
       if (c.ws.bufferedAmount > this.opts.maxBufferedBytes) c.alertsStale = true;
       else c.ws.send(frame);
     }
