@@ -3,13 +3,17 @@ import type { Values } from '../cli/config-layers.js';
 import { METER_KINDS, type MeterKind } from './meters/meter-router.js';
 
 /** Poller kinds that --replay reads (a captured answer of the device); live, they run from the pollers file. */
-export const REPLAY_POLLER_KINDS = ['redfish', 'ipmi-dcmi'] as const;
+export const REPLAY_POLLER_KINDS = ['redfish', 'ipmi-dcmi', 'snmp-pdu', 'modbus'] as const;
+/** What each polls, for the message that sends a live source to the pollers file. */
+const POLLED: Readonly<Record<(typeof REPLAY_POLLER_KINDS)[number], string>> = { redfish: 'a BMC', 'ipmi-dcmi': 'a BMC', 'snmp-pdu': 'a PDU', modbus: 'a meter' };
+/** Job sources that --replay reads (a captured kubelet List answer); live, --jobs-from kubelet. */
+export const REPLAY_JOB_KINDS = ['kubelet'] as const;
 
 export interface CollectorConfig {
   readonly brokerUrl: string;
   readonly prefix: string;
   readonly site: string;
-  readonly source: 'auto' | 'nvml' | 'nvidia-smi' | 'prometheus' | 'sim' | 'none' | MeterKind | (typeof REPLAY_POLLER_KINDS)[number];
+  readonly source: 'auto' | 'nvml' | 'nvidia-smi' | 'prometheus' | 'sim' | 'none' | MeterKind | (typeof REPLAY_POLLER_KINDS)[number] | (typeof REPLAY_JOB_KINDS)[number];
   /** Meter kinds listened for live on the site broker. */
   readonly meters: readonly string[];
   /** Empty: the collector's own broker. */
@@ -105,8 +109,10 @@ export function collectorProblems(c: CollectorConfig): string[] {
   if (c.jobsFrom === 'kubelet' && c.source === 'sim') problems.push('collector.jobs_from kubelet reads the pods of a real node; the simulated fleet runs its own jobs');
   if (c.jobsFrom === 'kubelet' && !c.kubeletSocket.startsWith('/')) problems.push(`collector.kubelet_socket must be an absolute path, got "${c.kubeletSocket}"`);
   if (c.source === 'none' && c.meters.length === 0 && !c.pollersFile && !c.replayFile) problems.push('collector.source none reads no GPUs, so it needs --meters or --pollers');
-  const pollerKinds: readonly string[] = REPLAY_POLLER_KINDS;
-  if (pollerKinds.includes(c.source) && !c.replayFile) problems.push(`collector.source ${c.source} is for --replay; to poll a BMC live, list it in a pollers file (--pollers pollers.yaml, with --source none when the host has no GPUs)`);
+  const polled = POLLED[c.source as keyof typeof POLLED] as string | undefined;
+  if (polled && !c.replayFile) problems.push(`collector.source ${c.source} is for --replay; to poll ${polled} live, list it in a pollers file (--pollers pollers.yaml, with --source none when the host has no GPUs)`);
+  const jobKinds: readonly string[] = REPLAY_JOB_KINDS;
+  if (jobKinds.includes(c.source) && !c.replayFile) problems.push(`collector.source ${c.source} is for --replay; to take a host's jobs from the kubelet live, use --jobs-from kubelet beside its GPU source`);
   if (c.meterWindowMs % c.windowMs !== 0) problems.push(`collector.meter_window_ms (${c.meterWindowMs}) must be a multiple of collector.window_ms (${c.windowMs})`);
   if (c.source === 'prometheus' && !c.replayFile && !/^https?:\/\/\S+$/.test(c.scrapeUrl)) problems.push('collector.source prometheus needs collector.scrape_url (--scrape-url http://host:port/metrics)');
   if (c.host.startsWith('_')) problems.push(`collector.host "${c.host}" begins with "_", which protocol v1 reserves`);

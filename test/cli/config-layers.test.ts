@@ -44,7 +44,7 @@ describe('configuration layers', () => {
     expect(r.problems).toEqual([
       `${file}: server.port: must be at most 65535, got 99999`,
       `${file}: unknown setting "server.colour"`,
-      `${file}: collector.source: must be one of auto, nvml, nvidia-smi, prometheus, sim, none, tasmota, shelly, zigbee2mqtt, mqtt-json, redfish, ipmi-dcmi, got "gpu"`,
+      `${file}: collector.source: must be one of auto, nvml, nvidia-smi, prometheus, sim, none, tasmota, shelly, zigbee2mqtt, mqtt-json, redfish, ipmi-dcmi, snmp-pdu, modbus, kubelet, got "gpu"`,
       'KILOWATCH_BROKER: must be a URL such as mqtt://127.0.0.1:1883, got "localhost"',
       'KILOWATCH_MQTT_PORT: must be at least 0, got -1',
       '--hosts: must be an integer, got "many"',
