@@ -113,7 +113,14 @@ export class HttpServer {
     const url = new URL(req.url ?? '/', 'http://local');
     const path = url.pathname;
     const raw = this.opts.rawRoutes && Object.hasOwn(this.opts.rawRoutes, path) ? this.opts.rawRoutes[path] : undefined;
-    if (raw) return this.raw(raw, url, req, res);
+    if (raw) {
+      // Probes answer anyone (a load balancer has no token); the metrics carry data, so they need a viewer.
+      if (path.startsWith('/metrics') && this.opts.auth) {
+        const who = this.opts.auth.authenticate(req);
+        if (!who.ok) return json(res, who.status, { error: who.reason });
+      }
+      return this.raw(raw, url, req, res);
+    }
     if (!path.startsWith('/api/')) return serveStatic(this.opts.webDir, req, res);
     const fail = (err: unknown) => {
       if (err instanceof HttpError) {

@@ -62,6 +62,9 @@ describe('security', () => {
     expect(await call('GET', `${api}/api/v1/fleet`)).toMatchObject({ status: 401 });
     expect((await call('GET', `${api}/api/v1/fleet`, 'kw_nope')).status).toBe(401);
     expect((await call('GET', `${api}/api/v1/fleet`, admin)).status).toBe(200);
+    expect((await fetch(`${api}/metrics/fleet`)).status).toBe(401); // Prometheus scrapes with a bearer token
+    expect((await fetch(`${api}/metrics/fleet`, { headers: { authorization: `Bearer ${admin}` } })).status).toBe(200);
+    expect((await fetch(`${api}/healthz`)).status).toBe(200); // probes need none
 
     // Wait for simulated jobs of at least two projects, then scope a viewer to one of them.
     const jobs = await eventually(async () => {
