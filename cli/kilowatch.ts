@@ -13,6 +13,7 @@ import { serverConfig, serverProblems } from '../server/config.js';
 import { OperatorError } from '../server/operator-error.js';
 import type { RunningServer } from '../server/main.js';
 import { helpText, layerConfig } from './config-layers.js';
+import { runConfigCommand } from './config-check.js';
 import { runJobCommand } from './job-command.js';
 import { runBackup, runRestore } from './maintenance.js';
 import type { Command } from './options.js';
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, { uses: Command[]; summary: string }> = {
   backup: { uses: ['server'], summary: '<dir>: a consistent copy of the running server\'s DuckDB file (same --data-dir)' },
   restore: { uses: ['server'], summary: '<dir>: put a backup in place of the data dir\'s file; the server must be stopped' },
   job: { uses: ['server'], summary: 'start|end: report a job to the running server over HTTP (Slurm prolog/epilog, docs/slurm/)' },
+  config: { uses: ['server', 'collector'], summary: 'check: validate the settings and the files they name (site, alert rules, pollers) without starting anything' },
 };
 
 function usage(): string {
@@ -68,6 +70,8 @@ async function main(argv: string[]): Promise<number> {
 
   // job has its own flags (--id, --hosts ...), and only needs the server's URL from the settings.
   if (name === 'job') return runJobCommand(rest, process.env, { log, error: (line) => console.error(line) });
+  // config check reads the settings and their files, and starts nothing.
+  if (name === 'config') return runConfigCommand(rest, process.env, { log, error: (line) => console.error(line) });
 
   // backup and restore take the backup directory first; their other options are the server's.
   const maintenance = name === 'backup' || name === 'restore';
