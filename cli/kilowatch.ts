@@ -15,6 +15,7 @@ import type { RunningServer } from '../server/main.js';
 import { helpText, layerConfig } from './config-layers.js';
 import { runConfigCommand } from './config-check.js';
 import { runJobCommand } from './job-command.js';
+import { runTokenCommand } from './token-command.js';
 import { runBackup, runRestore } from './maintenance.js';
 import type { Command } from './options.js';
 
@@ -29,6 +30,7 @@ const COMMANDS: Record<string, { uses: Command[]; summary: string }> = {
   restore: { uses: ['server'], summary: '<dir>: put a backup in place of the data dir\'s file; the server must be stopped' },
   job: { uses: ['server'], summary: 'start|end: report a job to the running server over HTTP (Slurm prolog/epilog, docs/slurm/)' },
   config: { uses: ['server', 'collector'], summary: 'check: validate the settings and the files they name (site, alert rules, pollers) without starting anything' },
+  token: { uses: ['server'], summary: 'create|revoke|list: the running server\'s API tokens (through its admin socket)' },
 };
 
 function usage(): string {
@@ -57,6 +59,8 @@ function runReplay(c: CollectorConfig): number {
     console.error(`kilowatch: ${c.replayFile}: ${r.error}`);
     return 1;
   }
+  // What the capture held that could not be read: counted with its reason, on stderr beside the messages.
+  for (const n of r.notes ?? []) console.error(`kilowatch: ${c.replayFile}: ${n}`);
   for (const m of r.messages) console.log(JSON.stringify(m));
   return 0;
 }
@@ -72,6 +76,7 @@ async function main(argv: string[]): Promise<number> {
   if (name === 'job') return runJobCommand(rest, process.env, { log, error: (line) => console.error(line) });
   // config check reads the settings and their files, and starts nothing.
   if (name === 'config') return runConfigCommand(rest, process.env, { log, error: (line) => console.error(line) });
+  if (name === 'token') return runTokenCommand(rest, process.env, { log, error: (line) => console.error(line) });
 
   // backup and restore take the backup directory first; their other options are the server's.
   const maintenance = name === 'backup' || name === 'restore';
@@ -124,7 +129,7 @@ async function main(argv: string[]): Promise<number> {
       log(`kilowatch ${VERSION}: server ready at ${server.httpUrl} (MQTT ${server.brokerUrl})`);
     }
     if (collectorCfg) {
-      let cfg = server && collectorCfg.brokerUrl === '' ? { ...collectorCfg, brokerUrl: server.brokerUrl } : collectorCfg;
+      let cfg = server && collectorCfg.brokerUrl === '' ? { ...collectorCfg, brokerUrl: server.localBrokerUrl } : collectorCfg;
       // VictoriaMetrics acknowledges 15 s after a write (server/store/victoria-store.ts): a shorter ack timeout only resends.
       if (server && serverConfig(layered.values).store === 'victoriametrics' && cfg.ackTimeoutMs < VICTORIA_ACK_TIMEOUT_MS) {
         log(`kilowatch: --store victoriametrics acknowledges after about 15 s, so the local collector waits ${VICTORIA_ACK_TIMEOUT_MS / 1000} s for acks (not ${cfg.ackTimeoutMs / 1000} s) before it resends`);

@@ -62,6 +62,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'Sites this server owns, comma-separated; "+" subscribes to every site.' },
   { key: 'server.max_payload_bytes', flag: 'max-payload-bytes', env: 'KILOWATCH_MAX_PAYLOAD_BYTES', kind: 'int', default: 262_144, min: 1024, max: 16_777_216, for: server,
     help: 'Payloads larger than this are rejected as oversized before parsing.' },
+  { key: 'server.max_host_rate', flag: 'max-host-rate', env: 'KILOWATCH_MAX_HOST_RATE', kind: 'int', default: 500, min: 1, max: 1_000_000, for: server,
+    help: 'Messages per second one host may send, sustained (bursts of 20 s worth are allowed: a spool replaying after an outage). More is refused as rate_limited, unacknowledged, so the collector sends it again later.' },
   { key: 'server.max_future_ms', flag: 'max-future-ms', env: 'KILOWATCH_MAX_FUTURE_MS', kind: 'int', default: 5000, min: 0, max: 600_000, for: server,
     help: 'Clock skew allowed: a window starting later than now plus this is rejected as future.' },
   { key: 'server.history_minutes', flag: 'history-minutes', env: 'KILOWATCH_HISTORY_MINUTES', kind: 'int', default: 15, min: 1, max: 240, for: server,

@@ -18,7 +18,9 @@ export type RejectReason =
   | 'negative'
   | 'impossible_value'
   | 'future'
-  | 'too_old';
+  | 'too_old'
+  /** The host sent faster than the server's per-host limit; not acknowledged, so it is sent again. */
+  | 'rate_limited';
 
 export type Result<T> =
   | { ok: true; value: T }

@@ -37,6 +37,7 @@ export interface ServerConfig {
   readonly authProxyAddresses: readonly string[];
   readonly allowedOrigins: readonly string[];
   readonly sessionHours: number;
+  readonly maxHostRate: number;
 }
 
 /** 127.0.0.0/8, ::1 and localhost: only this machine can connect. */
@@ -77,6 +78,7 @@ export function serverConfig(v: Values): ServerConfig {
     authProxyAddresses: Object.freeze([...(v.get('server.auth_proxy_addresses') as string[])]),
     allowedOrigins: Object.freeze([...(v.get('server.allowed_origins') as string[])]),
     sessionHours: v.get('server.session_hours') as number,
+    maxHostRate: v.get('server.max_host_rate') as number,
   });
 }
 

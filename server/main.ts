@@ -8,6 +8,7 @@ import { AdminSocket, adminSocketPath } from './admin/admin-socket.js';
 import { EmbeddedBroker } from './broker.js';
 import { Facility, loadSiteConfig } from './facility.js';
 import { DeliveryLedger } from './core/delivery.js';
+import { HostRate } from './core/host-rate.js';
 import { LiveState } from './core/live-state.js';
 import { RejectLog } from './core/reject-log.js';
 import { HttpError, HttpServer } from './http/http-server.js';
@@ -133,7 +134,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     const live = new LiveState(config.historyMinutes * 60);
     const rejects = new RejectLog();
     // Older windows than the raw retention would be deleted at once (DuckDB) or dropped silently (VictoriaMetrics): refused instead.
-    const policy = { prefix: config.prefix, maxPayloadBytes: config.maxPayloadBytes, maxFutureMs: config.maxFutureMs, maxAgeMs: config.rawRetentionDays * 86_400_000 };
+    const policy = { prefix: config.prefix, maxPayloadBytes: config.maxPayloadBytes, maxFutureMs: config.maxFutureMs, maxAgeMs: config.rawRetentionDays * 86_400_000, maxHostRate: config.maxHostRate };
     // Alerts: evaluated on every window the pipeline takes; their state is rebuilt from the store first.
     let hub: LiveHub | undefined;
     let mqtt: IngestClient | undefined;
@@ -150,7 +151,8 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
       meter: (s: string, h: string, m: string, w: MeterWindow, late: boolean) => alerts.onMeterWindow(s, h, m, w, late),
       status: (s: string, h: string, online: boolean) => alerts.onStatus(s, h, online),
     };
-    const pipeline = new Pipeline(policy, live, rejects, store, ledger, now, log, observer);
+    const rate = new HostRate({ perSecond: config.maxHostRate, burst: config.maxHostRate * 20, maxHosts: 100_000 });
+    const pipeline = new Pipeline(policy, live, rejects, store, ledger, now, log, observer, rate);
     mqtt = new IngestClient({ url: embeddedBroker ? embeddedBroker.internalUrl(brokerUrl) : brokerUrl, prefix: config.prefix, sites: config.sites, onMessage: (t, p) => pipeline.handle(t, p), log });
     await mqtt.start();
     alerts.start();

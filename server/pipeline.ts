@@ -7,6 +7,7 @@
 import type { DeliveryLedger, StreamKey } from './core/delivery.js';
 import type { IngestPolicy } from './core/ingest.js';
 import { ingest } from './core/ingest.js';
+import type { HostRate } from './core/host-rate.js';
 import type { LiveState } from './core/live-state.js';
 import type { RejectLog } from './core/reject-log.js';
 import type { GpuWindow, MeterWindow } from '../protocol/payloads.js';
@@ -42,6 +43,7 @@ export class Pipeline {
     private readonly now: () => number,
     private readonly log: (line: string) => void,
     private readonly observer?: PipelineObserver,
+    private readonly rate?: HostRate,
   ) {}
 
   /** De-duplication on (host, stream, boot_id, seq): a duplicate is counted and answered with an ack, nothing else. */
@@ -62,6 +64,11 @@ export class Pipeline {
     try {
       const now = this.now();
       const m = ingest(topic, payload, this.policy, now);
+      // Rate limits apply to what a host sends, after the topic named it; a refusal is not settled (sent again).
+      if (m.kind !== 'reject' && this.rate && !this.rate.take(m.site, m.host, now)) {
+        this.rejects.add({ at: now, reason: 'rate_limited', detail: `more than the per-host limit of ${this.policy.maxHostRate ?? '?'} messages/s`, site: m.site, host: m.host });
+        return;
+      }
       switch (m.kind) {
         case 'reject':
           this.rejects.add({ at: now, reason: m.reason, detail: m.detail, site: m.site, host: m.host });

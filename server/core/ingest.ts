@@ -16,6 +16,8 @@ export interface IngestPolicy {
   maxFutureMs: number;
   /** A window or job event older than this (the store's retention) is rejected as too_old rather than stored and dropped. */
   maxAgeMs?: number;
+  /** Sustained messages per second one host may send (core/host-rate.ts); for the reject's detail. */
+  maxHostRate?: number;
 }
 
 interface From {

@@ -66,7 +66,7 @@ export function exposition(families: readonly Family[]): string {
 /** Every reason, so a reason never seen is exported as 0 and rate() works from the first reject; a new reason fails to compile here. */
 const REJECT_REASONS: Record<RejectReason, true> = {
   oversized: true, invalid_json: true, bad_topic: true, unknown_stream: true, unsupported_version: true, missing_field: true,
-  not_a_number: true, non_finite: true, bad_type: true, negative: true, impossible_value: true, future: true, too_old: true,
+  not_a_number: true, non_finite: true, bad_type: true, negative: true, impossible_value: true, future: true, too_old: true, rate_limited: true,
 };
 
 export type MetricsInputs = Omit<HealthInputs, 'alerts'> & {

@@ -134,7 +134,7 @@ describe('security', () => {
     const ts = Math.floor(Date.now() / 1000) * 1000 - 1000;
     await a.publishAsync('kilowatch/v1/local/node-a/gpu', JSON.stringify(gpuWindow({ ts, seq: 0 })), { qos: 1 });
     await eventually(async () => ((await call('GET', `${kw!.httpUrl}/api/v1/fleet`, admin)).body.hosts.some((h: any) => h.host === 'node-a') ? true : undefined));
-    const closed = new Promise((r) => a.once('close', r));
+    const closed = new Promise<void>((r) => a.once('close', () => r()));
     a.publish('kilowatch/v1/local/node-b/gpu', JSON.stringify(gpuWindow({ ts, seq: 0 })), { qos: 1 });
     await closed; // MQTT 3.1.1 has no refusal for a publish: the broker closes the connection
     await a.endAsync(true);
@@ -143,7 +143,7 @@ describe('security', () => {
     expect((await call('GET', `${kw.httpUrl}/api/v1/fleet`, admin)).body.hosts.map((x: any) => x.host)).toEqual(['node-a']);
 
     const b = await mqtt.connectAsync(kw.brokerUrl!, { username: 'node-a', password: nodeA, reconnectPeriod: 0 });
-    const closedB = new Promise((r) => b.once('close', r));
+    const closedB = new Promise<void>((r) => b.once('close', () => r()));
     b.subscribe('kilowatch/v1/#');
     await closedB;
     await b.endAsync(true);

@@ -73,7 +73,7 @@ describe('GET /metrics', () => {
     expect(valueOf(scrape, 'kilowatch_rejected_messages_total', { reason: 'invalid_json' })).toBe(3);
     expect(valueOf(scrape, 'kilowatch_rejected_messages_total', { reason: 'oversized' })).toBe(1);
     expect(valueOf(scrape, 'kilowatch_rejected_messages_total', { reason: 'too_old' })).toBe(0);
-    expect(scrape.samples.filter((s) => s.name === 'kilowatch_rejected_messages_total')).toHaveLength(13);
+    expect(scrape.samples.filter((s) => s.name === 'kilowatch_rejected_messages_total')).toHaveLength(14);
   });
 
   it('says drops by buffer, store lag in seconds, WebSocket clients, alerts and webhooks', () => {
