@@ -114,7 +114,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
         if (!store.backup) throw new Error(`backups cover the DuckDB store; with --store ${config.store} back up VictoriaMetrics with its own snapshots`);
         return { ...(await store.backup(String(req.dir))) };
       },
-      ...tokenCommands(tokens, auth, now),
+      ...tokenCommands(tokens, auth, now, (entry) => void store.enqueue({ kind: 'alert', key: { site: '', host: '', stream: 'alerts', bootId: '' }, entry, receivedAt: entry.ts })),
     }, log);
     await admin.start();
     stops.push(() => admin.stop());
@@ -243,7 +243,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
       if (!config.alertRules) return log('server: SIGHUP: no alert rules file to reload');
       const r = loadRulesFile(config.alertRules, sites);
       if (!r.ok) return log(`server: SIGHUP: the alert rules file was refused whole (the running rules stay); ${r.problems.length} problem(s):\n  - ${r.problems.join('\n  - ')}`);
-      alerts.reload(r.file);
+      alerts.reload(r.file, config.alertRules);
     };
     return { httpUrl, brokerUrl: redactUrl(brokerUrl), localBrokerUrl: embeddedBroker ? embeddedBroker.internalUrl(brokerUrl) : brokerUrl, reload, stop: stopAll };
   } catch (err) {

@@ -70,18 +70,29 @@ export function alertRoutes(alerts: AlertService, store: WindowStore & HistoryRe
     },
     {
       method: 'DELETE', path: '/api/v1/silences/{id}',
-      handle: ({ params }) => {
-        if (!alerts.unsilence(params.id!)) throw new HttpError(404, `no silence ${params.id}`);
+      handle: ({ params, principal }) => {
+        if (!alerts.unsilence(params.id!, principal.name)) throw new HttpError(404, `no silence ${params.id}`);
         return durable({ removed: params.id });
       },
     },
     { method: 'GET', path: '/api/v1/rules', handle: () => ({ rules: alerts.view().rules }) },
-    { method: 'POST', path: '/api/v1/rules', role: 'admin', handle: ({ body }) => putRule(alerts, body, undefined, durable) },
-    { method: 'PUT', path: '/api/v1/rules/{id}', role: 'admin', handle: ({ params, body }) => putRule(alerts, body, params.id!, durable) },
+    {
+      // Who changed what: rules, acknowledgements, silences, tokens and reloads, newest first.
+      method: 'GET', path: '/api/v1/audit', role: 'admin',
+      handle: async ({ url }) => {
+        const n = Number(url.searchParams.get('limit') ?? 200);
+        if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new HttpError(400, 'bad audit query', ['limit must be an integer from 1 to 10000']);
+        const kinds = ['ack', 'silence', 'unsilence', 'rule_put', 'rule_delete', 'token_create', 'token_revoke', 'config_reload'] as const;
+        const log = await store.alertLog({ sinceMs: 0, kinds, limit: n });
+        return { entries: log.reverse().map((e) => ({ at: e.ts, actor: e.actor ?? null, action: e.kind, target: e.key, detail: e.data })) };
+      },
+    },
+    { method: 'POST', path: '/api/v1/rules', role: 'admin', handle: ({ body, principal }) => putRule(alerts, body, undefined, principal.name, durable) },
+    { method: 'PUT', path: '/api/v1/rules/{id}', role: 'admin', handle: ({ params, body, principal }) => putRule(alerts, body, params.id!, principal.name, durable) },
     {
       method: 'DELETE', path: '/api/v1/rules/{id}', role: 'admin',
-      handle: ({ params }) => {
-        const r = alerts.deleteRule(params.id!);
+      handle: ({ params, principal }) => {
+        const r = alerts.deleteRule(params.id!, principal.name);
         if (r === 'read-only') throw new HttpError(403, `rule ${params.id} comes from the rules file, which is read-only here`);
         if (r === 'unknown') throw new HttpError(404, `no API rule ${params.id}`);
         return durable({ deleted: params.id });
@@ -90,8 +101,8 @@ export function alertRoutes(alerts: AlertService, store: WindowStore & HistoryRe
   ];
 }
 
-function putRule(alerts: AlertService, body: unknown, id: string | undefined, durable: <T>(v: T) => Promise<T>): Promise<JsonReply> {
-  const r = alerts.putRule(body, id);
+function putRule(alerts: AlertService, body: unknown, id: string | undefined, by: string, durable: <T>(v: T) => Promise<T>): Promise<JsonReply> {
+  const r = alerts.putRule(body, id, by);
   if (!r.ok) throw new HttpError(r.status, 'bad rule', r.problems);
   return durable(new JsonReply(id === undefined ? 201 : 200, r.rule));
 }

@@ -127,7 +127,17 @@ export class AlertService {
   }
 
   /** A new rules file (SIGHUP), already checked: its rules replace the file's, the API's stay. */
-  reload(file: RulesFile): void {
+  reload(file: RulesFile, path: string): void {
+    // Recorded as its diff, with the actor "config file" (the audit log).
+    const before = new Map(this.deps.file.rules.map((r) => [r.id, JSON.stringify(r)]));
+    const after = new Map(file.rules.map((r) => [r.id, JSON.stringify(r)]));
+    const diff = {
+      added: [...after.keys()].filter((id) => !before.has(id)),
+      removed: [...before.keys()].filter((id) => !after.has(id)),
+      changed: [...after.keys()].filter((id) => before.has(id) && before.get(id) !== after.get(id)),
+      webhooks: { before: this.deps.file.webhooks.map((w) => w.url), after: file.webhooks.map((w) => w.url) },
+    };
+    this.append({ ts: this.deps.now(), kind: 'config_reload', key: path, data: diff, actor: 'config file' });
     this.applyFile(file, true);
   }
 
@@ -173,7 +183,8 @@ export class AlertService {
     if (!this.deps.publishRetained?.(alertTopic(this.deps.prefix, rule, label), payload)) this.counters.mqtt_unsent += 1;
   }
 
-  private append(entry: AlertLogEntry): void {
+  /** Also the audit log's way in for token changes (admin socket). */
+  append(entry: AlertLogEntry): void {
     const ok = this.deps.store.enqueue({ kind: 'alert', key: { site: '', host: '', stream: 'alerts', bootId: '' }, entry, receivedAt: entry.ts });
     if (!ok) this.counters.log_refused += 1;
   }
@@ -208,7 +219,7 @@ export class AlertService {
   acknowledge(key: string, by: string): boolean {
     const now = this.deps.now();
     if (!acknowledge(this.state, key, by, now)) return false;
-    this.append({ ts: now, kind: 'ack', key, data: { by, at: now } });
+    this.append({ ts: now, kind: 'ack', key, data: { by, at: now }, actor: by });
     const a = this.state.alerts.get(key)!;
     this.deps.onEvent?.({ key, rule: a.rule, severity: a.severity, target: a.target, from: a.state, to: a.state, value: a.value, at: now, message: a.message, notify: false }, a);
     return true;
@@ -218,34 +229,34 @@ export class AlertService {
     const now = this.deps.now();
     const silence: Silence = { ...s, id: `s-${now.toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`, created: now };
     addSilence(this.state, silence);
-    this.append({ ts: now, kind: 'silence', key: silence.id, data: silence });
+    this.append({ ts: now, kind: 'silence', key: silence.id, data: silence, actor: silence.by });
     return silence;
   }
 
-  unsilence(id: string): boolean {
+  unsilence(id: string, by: string): boolean {
     if (!removeSilence(this.state, id)) return false;
-    this.append({ ts: this.deps.now(), kind: 'unsilence', key: id, data: {} });
+    this.append({ ts: this.deps.now(), kind: 'unsilence', key: id, data: {}, actor: by });
     return true;
   }
 
   /** Creates or replaces an API rule; problems name the field. A file rule's id cannot be taken. */
-  putRule(raw: unknown, id?: string): { ok: true; rule: Rule } | { ok: false; status: number; problems: string[] } {
+  putRule(raw: unknown, id: string | undefined, by: string): { ok: true; rule: Rule } | { ok: false; status: number; problems: string[] } {
     const body = id !== undefined && typeof raw === 'object' && raw !== null ? { ...raw, id } : raw;
     const parsed = parseRules([body], 'api', this.deps.site, 'rule');
     if (!parsed.ok) return { ok: false, status: 400, problems: parsed.problems.map((p) => p.replace(/^rule\[0\]/, 'rule')) };
     const rule = parsed.rules[0]!;
     if (this.deps.file.rules.some((r) => r.id === rule.id)) return { ok: false, status: 409, problems: [`rule "${rule.id}" comes from the rules file, which is read-only here`] };
     this.apiRules.set(rule.id, rule);
-    this.append({ ts: this.deps.now(), kind: 'rule_put', key: rule.id, data: rule });
+    this.append({ ts: this.deps.now(), kind: 'rule_put', key: rule.id, data: rule, actor: by });
     this.setRules();
     if (rule.type === 'energy_budget') void this.readUsage(); // judged now, not at the next minute
     return { ok: true, rule };
   }
 
-  deleteRule(id: string): 'deleted' | 'read-only' | 'unknown' {
+  deleteRule(id: string, by: string): 'deleted' | 'read-only' | 'unknown' {
     if (this.deps.file.rules.some((r) => r.id === id)) return 'read-only';
     if (!this.apiRules.delete(id)) return 'unknown';
-    this.append({ ts: this.deps.now(), kind: 'rule_delete', key: id, data: {} });
+    this.append({ ts: this.deps.now(), kind: 'rule_delete', key: id, data: {}, actor: by });
     this.setRules();
     return 'deleted';
   }

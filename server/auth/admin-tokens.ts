@@ -14,23 +14,32 @@ import type { TokenStore } from './token-store.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
-export function tokenCommands(tokens: TokenStore, auth: Authenticator, now: () => number): Record<string, AdminHandler> {
+/** Where token changes are recorded (the audit log): never the secret, only who, when and what. */
+export type AuditSink = (entry: { ts: number; kind: 'token_create' | 'token_revoke'; key: string; data: unknown; actor: string }) => void;
+
+export function tokenCommands(tokens: TokenStore, auth: Authenticator, now: () => number, audit: AuditSink = () => undefined): Record<string, AdminHandler> {
   return {
     'token-create': async (req) => {
       const { name, role, projects } = req;
       if (typeof name !== 'string' || !NAME.test(name)) throw new Error('--name must be 1-64 letters, digits, ".", "_", "@" or "-"');
-      if (req.mqtt !== undefined) return mqttCredential(tokens, name, req, now());
+      if (req.mqtt !== undefined) {
+        const made = mqttCredential(tokens, name, req, now());
+        audit({ ts: now(), kind: 'token_create', key: String(made.id), data: { name, mqtt: made.mqtt }, actor: 'admin socket' });
+        return made;
+      }
       if (!isRole(role)) throw new Error('--role must be viewer, operator or admin');
       const list = projects === undefined ? undefined : Array.isArray(projects) && projects.every((p) => typeof p === 'string' && p !== '') ? (projects as string[]) : null;
       if (list === null) throw new Error('--projects must be a comma-separated list of project names');
       if (list && role !== 'viewer') throw new Error('only a viewer can be scoped to projects');
       const { record, token } = tokens.create(name, role, list, now());
+      audit({ ts: now(), kind: 'token_create', key: record.id, data: { name, role, ...(record.projects && { projects: record.projects }) }, actor: 'admin socket' });
       return { id: record.id, name: record.name, role: record.role, ...(record.projects && { projects: record.projects }), token };
     },
     'token-revoke': async (req) => {
       const r = tokens.revoke(String(req.id ?? ''), now());
       if (!r) throw new Error(`no active token ${JSON.stringify(req.id)} (give its id or name)`);
       auth.dropSessionsOf(r.name);
+      audit({ ts: now(), kind: 'token_revoke', key: r.id, data: { name: r.name }, actor: 'admin socket' });
       return { revoked: r.id, name: r.name };
     },
     'token-list': async () => ({ tokens: tokens.list() }),

@@ -195,10 +195,13 @@ export class DuckDbHistory {
     const params: DuckDBValue[] = [q.sinceMs];
     const kinds = q.kinds ? ` AND kind IN (${q.kinds.map((k) => `$${params.push(k)}`).join(', ')})` : '';
     const limit = q.limit === undefined ? '' : ` ORDER BY ts_ms DESC, rowid DESC LIMIT ${Math.max(0, Math.floor(q.limit))}`;
-    const rows = (await this.conn.runAndReadAll(`SELECT ts_ms, kind, key, data, rowid AS r FROM alert_log WHERE ts_ms >= $1${kinds}${limit}`, params)).getRowObjectsJS();
+    const rows = (await this.conn.runAndReadAll(`SELECT ts_ms, kind, key, data, actor, rowid AS r FROM alert_log WHERE ts_ms >= $1${kinds}${limit}`, params)).getRowObjectsJS();
     // Oldest first, in the order they were written: the state is rebuilt by replaying them.
     rows.sort((a, b) => Number(a.ts_ms) - Number(b.ts_ms) || Number(a.r) - Number(b.r));
-    return rows.map((r) => ({ ts: Number(r.ts_ms), kind: r.kind as AlertLogEntry['kind'], key: r.key as string, data: JSON.parse(r.data as string) as unknown }));
+    return rows.map((r) => ({
+      ts: Number(r.ts_ms), kind: r.kind as AlertLogEntry['kind'], key: r.key as string, data: JSON.parse(r.data as string) as unknown,
+      ...(r.actor !== null && r.actor !== undefined && { actor: r.actor as string }),
+    }));
   }
 
   jobEvents(): Promise<(JobEventRow & { job: string })[]> {

@@ -74,6 +74,8 @@ const MIGRATIONS: readonly (readonly string[])[] = [
   ['ALTER TABLE energy_ledger ADD COLUMN window_ms BIGINT DEFAULT 0'],
   // 7: the alert log (server/alerts/): transitions, acknowledgements, silences and API rules, appended.
   ['CREATE TABLE alert_log (ts_ms BIGINT NOT NULL, kind VARCHAR NOT NULL, key VARCHAR NOT NULL, data VARCHAR NOT NULL)'],
+  // 8: who did it, for the audit log (operator actions, token changes, config reloads).
+  ['ALTER TABLE alert_log ADD COLUMN actor VARCHAR'],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

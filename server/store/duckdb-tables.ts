@@ -241,6 +241,8 @@ export function appendAlertEntry(a: DuckDBAppender, item: Extract<StoredItem, { 
   a.appendVarchar(item.entry.kind);
   a.appendVarchar(item.entry.key);
   a.appendVarchar(JSON.stringify(item.entry.data));
+  if (item.entry.actor === undefined) a.appendNull();
+  else a.appendVarchar(item.entry.actor);
   a.endRow();
   return 1;
 }

@@ -25,9 +25,11 @@ export type StoredItem =
 export interface AlertLogEntry {
   /** Server time of the record, ms. */
   ts: number;
-  kind: 'transition' | 'ack' | 'silence' | 'unsilence' | 'rule_put' | 'rule_delete';
-  /** The alert key, silence id or rule id. */
+  kind: 'transition' | 'ack' | 'silence' | 'unsilence' | 'rule_put' | 'rule_delete' | 'token_create' | 'token_revoke' | 'config_reload';
+  /** The alert key, silence id, rule id, token id, or the file reloaded. */
   key: string;
+  /** Who did it (the audit log): a token's or proxy user's name, `local`, `admin socket`, `config file`; absent for the engine's transitions. */
+  actor?: string;
   /** The transition, `{ by }`, the silence or the rule, as JSON. */
   data: unknown;
 }

@@ -80,6 +80,14 @@ describe('alert rules, operated', () => {
     kw.child.kill('SIGHUP');
     await eventually(async () => ((await getJson(`${api}/api/v1/rules`)).rules.some((r: any) => r.id === 'quiet') ? true : undefined));
     expect(kw.output()).toMatch(/alert rules reloaded: 2 from the file, 1 from the API/);
+    // The audit log: who changed what, the reload as its diff with the actor "config file".
+    const audit = await eventually(async () => {
+      const entries = (await getJson(`${api}/api/v1/audit`)).entries;
+      return entries.some((e: any) => e.action === 'config_reload') ? entries : undefined; // written with the next store batch
+    });
+    expect(audit.find((e: any) => e.action === 'config_reload')).toMatchObject({ actor: 'config file', detail: { added: ['quiet'], removed: [], changed: [] } });
+    expect(audit.find((e: any) => e.action === 'ack')).toMatchObject({ actor: 'ada', target: firing.key });
+    expect(audit.find((e: any) => e.action === 'rule_put' && e.target === 'hot')).toMatchObject({ actor: 'local' });
 
     // SIGKILL, then the same data dir: everything comes back, and the alert does not fire again.
     await new Promise((r) => setTimeout(r, 1500)); // the log is flushed at least once a second

@@ -113,6 +113,13 @@ describe('security', () => {
     expect(revoked.code, revoked.output).toBe(0);
     expect((await call('GET', `${api}/api/v1/jobs`, viewer)).status).toBe(401);
     expect((await call('GET', `${api}/api/v1/whoami`, undefined, undefined, { cookie })).status).toBe(401);
+    await new Promise((r) => setTimeout(r, 1200)); // the log is written with the next store batch
+    const audit = (await call('GET', `${api}/api/v1/audit`, admin)).body.entries;
+    expect(audit.find((e: any) => e.action === 'rule_put')).toMatchObject({ actor: 'ada', target: 'hot' });
+    expect(audit.filter((e: any) => e.action === 'token_create').map((e: any) => e.detail.name)).toEqual(['vic', 'otto', 'ada']); // newest first
+    expect(audit.find((e: any) => e.action === 'token_revoke')).toMatchObject({ actor: 'admin socket', detail: { name: 'vic' } });
+    expect(JSON.stringify(audit)).not.toContain(viewer.slice(16)); // never a secret
+    expect((await call('GET', `${api}/api/v1/audit`, operator)).status).toBe(403);
     const list = await runKilowatch(['token', 'list', '--data-dir', dir]);
     expect(list.output).toMatch(/vic\s+viewer.*revoked/);
     expect(list.output).not.toContain(admin.slice(16)); // secrets are never shown again
