@@ -36,14 +36,16 @@ export interface Mosquitto {
 }
 
 /** Starts Mosquitto with docs/mosquitto.conf, its own port and persistence dir; `persistence` may be turned off. */
-export async function startMosquitto(opts: { port?: number; persistence?: boolean; dir?: string } = {}): Promise<Mosquitto> {
+export async function startMosquitto(opts: { port?: number; persistence?: boolean; dir?: string; passwordFile?: string } = {}): Promise<Mosquitto> {
   requireMosquitto();
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'kilowatch-mosquitto-'));
   const port = opts.port ?? (await freePort());
   const conf = readFileSync(join(ROOT, 'docs/mosquitto.conf'), 'utf8')
     .replace(/^listener .*$/m, `listener ${port} 127.0.0.1`)
     .replace(/^persistence_location .*$/m, `persistence_location ${dir}/`)
-    .replace(/^persistence true$/m, `persistence ${opts.persistence === false ? 'false' : 'true'}`);
+    .replace(/^persistence true$/m, `persistence ${opts.persistence === false ? 'false' : 'true'}`)
+    // A broker with users (mosquitto_passwd): anonymous clients are refused.
+    .replace(/^allow_anonymous true$/m, opts.passwordFile ? `allow_anonymous false\npassword_file ${opts.passwordFile}` : 'allow_anonymous true');
   const confFile = join(dir, 'mosquitto.conf');
   writeFileSync(confFile, conf);
   const child: ChildProcess = spawn(MOSQUITTO, ['-c', confFile], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -30,6 +30,12 @@ const collector = ['collector'] as const;
 export const OPTIONS: readonly OptionSpec[] = [
   { key: 'mqtt.broker', flag: 'broker', env: 'KILOWATCH_BROKER', kind: 'url', default: '', for: both,
     help: 'MQTT broker URL (mqtt://host:port). Empty: the server embeds its own broker and the local collector uses it.' },
+  { key: 'mqtt.username', flag: 'mqtt-username', env: 'KILOWATCH_MQTT_USERNAME', kind: 'string', default: '', for: both,
+    help: 'Username for an external broker (the embedded one takes the credentials of kilowatch token create --mqtt).' },
+  { key: 'mqtt.password_file', flag: 'mqtt-password-file', env: 'KILOWATCH_MQTT_PASSWORD_FILE', kind: 'string', default: '', for: both,
+    help: 'A file holding the broker password (a file, not a flag: flags are visible in ps). For the embedded broker with --auth tokens, the token of kilowatch token create --mqtt.' },
+  { key: 'mqtt.ca_file', flag: 'mqtt-ca-file', env: 'KILOWATCH_MQTT_CA_FILE', kind: 'string', default: '', for: both,
+    help: 'PEM CA certificate(s) to trust for an mqtts:// broker with a private CA.' },
   { key: 'mqtt.prefix', flag: 'prefix', env: 'KILOWATCH_PREFIX', kind: 'string', default: DEFAULT_PREFIX, for: both,
     help: 'Topic prefix of protocol v1.' },
   { key: 'server.host', flag: 'host', env: 'KILOWATCH_HOST', kind: 'string', default: '127.0.0.1', for: server,

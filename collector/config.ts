@@ -1,5 +1,6 @@
 /** The collector's frozen configuration, projected from the checked option values. */
 import type { Values } from '../cli/config-layers.js';
+import type { MqttCredentialSettings } from '../cli/mqtt-credentials.js';
 import { METER_KINDS, type MeterKind } from './meters/meter-router.js';
 
 /** Poller kinds that --replay reads (a captured answer of the device); live, they run from the pollers file. */
@@ -11,6 +12,8 @@ export const REPLAY_JOB_KINDS = ['kubelet'] as const;
 
 export interface CollectorConfig {
   readonly brokerUrl: string;
+  /** Username, password file and CA file for the broker connection (cli/mqtt-credentials.ts). */
+  readonly mqttAuth: MqttCredentialSettings;
   readonly prefix: string;
   readonly site: string;
   readonly source: 'auto' | 'nvml' | 'nvidia-smi' | 'prometheus' | 'sim' | 'none' | MeterKind | (typeof REPLAY_POLLER_KINDS)[number] | (typeof REPLAY_JOB_KINDS)[number];
@@ -54,6 +57,7 @@ export interface CollectorConfig {
 export function collectorConfig(v: Values): CollectorConfig {
   return Object.freeze({
     brokerUrl: v.get('mqtt.broker') as string,
+    mqttAuth: { username: v.get('mqtt.username') as string, passwordFile: v.get('mqtt.password_file') as string, caFile: v.get('mqtt.ca_file') as string },
     prefix: v.get('mqtt.prefix') as string,
     site: v.get('collector.site') as string,
     source: v.get('collector.source') as CollectorConfig['source'],

@@ -21,6 +21,7 @@ import type { JsonMeterMapping } from './meters/parse-mqtt-json.js';
 import { PollerSet } from './pollers/poller-set.js';
 import type { PollerEntry } from './pollers/poller.js';
 import { createPollers, parsePollersFile } from './pollers/registry.js';
+import { mqttConnectOptions } from '../cli/mqtt-credentials.js';
 import { redactUrl } from '../cli/redact-url.js';
 import { HostLink } from './publish.js';
 import { Sampler, type SampledHost } from './sampler.js';
@@ -110,6 +111,7 @@ function listenForMeters(config: CollectorConfig, link: HostLink, deps: Collecto
   const router = new MeterRouter({ kinds: config.meters as MeterKind[], zigbeeBase: config.zigbeeBase, jsonMappings: jsonMappings(config), maxMeters: 1024 });
   return new MeterListener({
     brokerUrl: config.meterBrokerUrl || config.brokerUrl,
+    connect: mqttConnectOptions(config.mqttAuth),
     clientId: `kilowatch-meters-${config.site}-${link.host}`,
     router,
     windowMs: config.meterWindowMs,
@@ -134,7 +136,7 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
   const hosts: SampledHost[] = fleet.hosts.map((h) => {
     const info: HostInfo = { v: 1, boot_id: bootId, ts: loadedAt, simulated: fleet.simulated, gpus: h.gpus, meters: [] };
     const link = new HostLink({
-      brokerUrl: config.brokerUrl, prefix: config.prefix, site: config.site, host: h.name, bootId,
+      brokerUrl: config.brokerUrl, connect: mqttConnectOptions(config.mqttAuth), prefix: config.prefix, site: config.site, host: h.name, bootId,
       version: deps.version, sources: [fleet.source, ...config.meters, ...pollerKinds].filter((k) => k !== 'none'), info, now: deps.now, log: deps.log,
       spoolDir: config.spoolDir,
       spoolLimits: { maxMessages: config.spoolMaxMessages, maxBytes: config.spoolMaxBytes },

@@ -6,7 +6,7 @@
  * each, which holds every message until the server settles it.
  */
 import { join } from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Ack, HostInfo, HostStatus, JobEvent, MeterInfo, WorkReport } from '../protocol/payloads.js';
 import { type StreamKind, encodeSegment, hostTopic } from '../protocol/topics.js';
 import { DiskSpool } from './delivery/disk-spool.js';
@@ -18,6 +18,8 @@ import type { WindowBody } from './window.js';
 
 export interface HostLinkOptions {
   brokerUrl: string;
+  /** Username, password and CA for the broker (cli/mqtt-credentials.ts); none for the embedded one without auth. */
+  connect?: Pick<IClientOptions, 'username' | 'password' | 'ca'>;
   prefix: string;
   site: string;
   host: string;
@@ -98,6 +100,7 @@ export class HostLink {
     this.sender('gpu'); // load any backlog of earlier boots now, so it is resent from the first connect
     const ackTopic = this.topic('ack');
     const client = mqtt.connect(this.opts.brokerUrl, {
+      ...this.opts.connect,
       clientId: `kilowatch-${this.opts.site}-${this.opts.host}`.slice(0, 200),
       clean: true,
       reconnectPeriod: 1000,

@@ -1,5 +1,6 @@
 /** The server's frozen configuration, projected from the checked option values. */
 import type { Values } from '../cli/config-layers.js';
+import type { MqttCredentialSettings } from '../cli/mqtt-credentials.js';
 
 export interface ServerConfig {
   readonly host: string;
@@ -38,6 +39,7 @@ export interface ServerConfig {
   readonly allowedOrigins: readonly string[];
   readonly sessionHours: number;
   readonly maxHostRate: number;
+  readonly mqttAuth: MqttCredentialSettings;
 }
 
 /** 127.0.0.0/8, ::1 and localhost: only this machine can connect. */
@@ -79,6 +81,7 @@ export function serverConfig(v: Values): ServerConfig {
     allowedOrigins: Object.freeze([...(v.get('server.allowed_origins') as string[])]),
     sessionHours: v.get('server.session_hours') as number,
     maxHostRate: v.get('server.max_host_rate') as number,
+    mqttAuth: { username: v.get('mqtt.username') as string, passwordFile: v.get('mqtt.password_file') as string, caFile: v.get('mqtt.ca_file') as string },
   });
 }
 

@@ -35,6 +35,7 @@ import { type SiteIndex, siteIndex } from './alerts/site-index.js';
 import { OperatorError } from './operator-error.js';
 import { isLoopback } from './config.js';
 import { redactUrl } from '../cli/redact-url.js';
+import { mqttConnectOptions } from '../cli/mqtt-credentials.js';
 import { Authenticator } from './auth/authenticator.js';
 import { TokenStore } from './auth/token-store.js';
 import { readTls, tokenCommands } from './auth/admin-tokens.js';
@@ -153,7 +154,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     };
     const rate = new HostRate({ perSecond: config.maxHostRate, burst: config.maxHostRate * 20, maxHosts: 100_000 });
     const pipeline = new Pipeline(policy, live, rejects, store, ledger, now, log, observer, rate);
-    mqtt = new IngestClient({ url: embeddedBroker ? embeddedBroker.internalUrl(brokerUrl) : brokerUrl, prefix: config.prefix, sites: config.sites, onMessage: (t, p) => pipeline.handle(t, p), log });
+    mqtt = new IngestClient({ url: embeddedBroker ? embeddedBroker.internalUrl(brokerUrl) : brokerUrl, ...(!embeddedBroker && { connect: mqttConnectOptions(config.mqttAuth) }), prefix: config.prefix, sites: config.sites, onMessage: (t, p) => pipeline.handle(t, p), log });
     await mqtt.start();
     alerts.start();
     const acks = new AckPublisher(ledger, mqtt, config.prefix, config.ackIntervalMs, now);

@@ -11,7 +11,7 @@
  * broker is retried every second, and what is already spooled is unaffected.
  */
 import { redactUrl } from '../../cli/redact-url.js';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { MeterInfo } from '../../protocol/payloads.js';
 import { validateMeterWindow } from '../../protocol/validate.js';
 import { type MeterRouter, type RouteResult } from './meter-router.js';
@@ -19,6 +19,8 @@ import { type MeterWindowBody, MeterWindows } from './meter-windows.js';
 
 export interface MeterListenerOptions {
   brokerUrl: string;
+  /** Username, password and CA for the site broker. */
+  connect?: Pick<IClientOptions, 'username' | 'password' | 'ca'>;
   clientId: string;
   router: MeterRouter;
   windowMs: number;
@@ -47,7 +49,7 @@ export class MeterListener {
 
   start(): void {
     const filters = this.opts.router.filters();
-    const client = mqtt.connect(this.opts.brokerUrl, { clientId: this.opts.clientId.slice(0, 200), clean: true, reconnectPeriod: 1000, connectTimeout: 10_000 });
+    const client = mqtt.connect(this.opts.brokerUrl, { ...this.opts.connect, clientId: this.opts.clientId.slice(0, 200), clean: true, reconnectPeriod: 1000, connectTimeout: 10_000 });
     this.client = client;
     // QoS 0: meters publish at QoS 0 themselves, and a lost reading costs resolution, never energy (counters carry it).
     client.on('connect', () => client.subscribe(filters, { qos: 0 }));

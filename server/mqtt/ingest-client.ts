@@ -5,12 +5,14 @@
  * handler returns and reads nothing meanwhile (§8), so the handler must never
  * wait for storage: it only buffers.
  */
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { randomBytes } from 'node:crypto';
 import { siteFilters } from '../../protocol/topics.js';
 
 export interface IngestClientOptions {
   url: string;
+  /** Username, password and CA for an external broker. */
+  connect?: Pick<IClientOptions, 'username' | 'password' | 'ca'>;
   prefix: string;
   sites: readonly string[];
   onMessage: (topic: string, payload: Buffer) => void;
@@ -36,6 +38,7 @@ export class IngestClient {
   async start(waitMs = 10_000): Promise<void> {
     const filters = this.opts.sites.flatMap((site) => siteFilters(this.opts.prefix, site));
     const client = mqtt.connect(this.opts.url, {
+      ...this.opts.connect,
       clientId: `kilowatch-server-${randomBytes(4).toString('hex')}`,
       clean: true,
       reconnectPeriod: 1000,
