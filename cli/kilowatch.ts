@@ -15,6 +15,7 @@ import type { RunningServer } from '../server/main.js';
 import { helpText, layerConfig } from './config-layers.js';
 import { runConfigCommand } from './config-check.js';
 import { runJobCommand } from './job-command.js';
+import { runHostCommand } from './host-command.js';
 import { runTokenCommand } from './token-command.js';
 import { runBackup, runRestore } from './maintenance.js';
 import type { Command } from './options.js';
@@ -31,6 +32,7 @@ const COMMANDS: Record<string, { uses: Command[]; summary: string }> = {
   job: { uses: ['server'], summary: 'start|end: report a job to the running server over HTTP (Slurm prolog/epilog, docs/slurm/)' },
   config: { uses: ['server', 'collector'], summary: 'check: validate the settings and the files they name (site, alert rules, pollers) without starting anything' },
   token: { uses: ['server'], summary: 'create|revoke|list: the running server\'s API tokens (through its admin socket)' },
+  host: { uses: ['server'], summary: 'forget <site>/<host>: clear a decommissioned host\'s retained status and info (through the admin socket)' },
 };
 
 function usage(): string {
@@ -77,6 +79,7 @@ async function main(argv: string[]): Promise<number> {
   // config check reads the settings and their files, and starts nothing.
   if (name === 'config') return runConfigCommand(rest, process.env, { log, error: (line) => console.error(line) });
   if (name === 'token') return runTokenCommand(rest, process.env, { log, error: (line) => console.error(line) });
+  if (name === 'host') return runHostCommand(rest, process.env, { log, error: (line) => console.error(line) });
 
   // backup and restore take the backup directory first; their other options are the server's.
   const maintenance = name === 'backup' || name === 'restore';

@@ -5,9 +5,7 @@
  * server keeps only its hash.
  */
 import { parseArgs } from 'node:util';
-import { adminRequest, adminSocketPath } from '../server/admin/admin-socket.js';
-import { serverConfig } from '../server/config.js';
-import { layerConfig } from './config-layers.js';
+import { adminCall } from './admin-call.js';
 
 const USAGE = `usage: kilowatch token create --role viewer|operator|admin --name <name> [--projects <p1,p2>]
        kilowatch token create --mqtt collector|app --name <user> --site <site> --host <host> [--topics <filters>]
@@ -51,18 +49,9 @@ export async function runTokenCommand(argv: string[], env: NodeJS.ProcessEnv, ou
     }
     : sub === 'revoke' ? { cmd: 'token-revoke', id: flags.id } : sub === 'list' ? { cmd: 'token-list' } : undefined;
   if (!request) return out.error(`kilowatch token: expected create, revoke or list\n\n${USAGE}`), 2;
-  const layered = layerConfig({ commands: ['server'], argv: [...(flags['data-dir'] ? ['--data-dir', flags['data-dir']] : []), ...(flags.config ? ['--config', flags.config] : [])], env, defaultConfigFile: 'kilowatch.yaml' });
-  if (!layered.ok) return out.error(`kilowatch token: ${layered.problems.join('; ')}`), 2;
-  const socket = adminSocketPath(serverConfig(layered.values).dataDir);
-  let answer: Record<string, unknown>;
-  try {
-    answer = await adminRequest(socket, request, 10_000);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    out.error(`kilowatch token: ${code === 'ENOENT' || code === 'ECONNREFUSED' ? `no kilowatch server is running with this data dir (admin socket ${socket}); start it first` : (err as Error).message}`);
-    return 1;
-  }
-  if (answer.ok !== true) return out.error(`kilowatch token: ${String(answer.error)}`), 1;
+  const r = await adminCall(flags, env, request);
+  if (!r.ok) return out.error(`kilowatch token: ${r.error}`), r.code;
+  const answer = r.answer;
   if (sub === 'create') {
     const what = answer.mqtt ? `MQTT ${(answer.mqtt as { role: string }).role}` : `${answer.role}${answer.projects ? `, projects ${(answer.projects as string[]).join(',')}` : ''}`;
     out.log(`kilowatch: token ${answer.id} for ${answer.name} (${what}). It is shown once:`);

@@ -9,6 +9,7 @@ import { EmbeddedBroker } from './broker.js';
 import { Facility, loadSiteConfig } from './facility.js';
 import { DeliveryLedger } from './core/delivery.js';
 import { HostRate } from './core/host-rate.js';
+import { hostTopic } from '../protocol/topics.js';
 import { LiveState } from './core/live-state.js';
 import { RejectLog } from './core/reject-log.js';
 import { HttpError, HttpServer } from './http/http-server.js';
@@ -154,6 +155,16 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     };
     const rate = new HostRate({ perSecond: config.maxHostRate, burst: config.maxHostRate * 20, maxHosts: 100_000 });
     const pipeline = new Pipeline(policy, live, rejects, store, ledger, now, log, observer, rate);
+    // `kilowatch host forget`: a decommissioned host's retained status and info are cleared on the broker, and it leaves every view.
+    admin.register('host-forget', async (req) => {
+      const [site, host] = [String(req.site ?? ''), String(req.host ?? '')];
+      if (!live.allHosts().some((h) => h.site === site && h.host === host)) throw new Error(`no host ${site}/${host} is known to this server`);
+      const cleared = (['status', 'info'] as const).map((k) => mqtt?.publishRetained(hostTopic(config.prefix, site, host, k), '') ?? false);
+      if (cleared.includes(false)) throw new Error('the broker is not connected: nothing was cleared; try again when it is');
+      live.forget(site, host);
+      alerts.forgetHost(site, host, 'admin socket');
+      return { forgotten: `${site}/${host}` };
+    });
     mqtt = new IngestClient({ url: embeddedBroker ? embeddedBroker.internalUrl(brokerUrl) : brokerUrl, ...(!embeddedBroker && { connect: mqttConnectOptions(config.mqttAuth) }), prefix: config.prefix, sites: config.sites, onMessage: (t, p) => pipeline.handle(t, p), log });
     await mqtt.start();
     alerts.start();

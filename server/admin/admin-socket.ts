@@ -26,6 +26,11 @@ export class AdminSocket {
     private readonly log: (line: string) => void,
   ) {}
 
+  /** Adds a command once the part it needs has started (host forget needs the broker connection). */
+  register(cmd: string, handler: AdminHandler): void {
+    this.handlers[cmd] = handler;
+  }
+
   async start(): Promise<void> {
     // A socket file left by a server that died: the DuckDB lock already proved no other server uses this data dir.
     if (existsSync(this.path)) unlinkSync(this.path);

@@ -82,7 +82,7 @@ export function alertRoutes(alerts: AlertService, store: WindowStore & HistoryRe
       handle: async ({ url }) => {
         const n = Number(url.searchParams.get('limit') ?? 200);
         if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new HttpError(400, 'bad audit query', ['limit must be an integer from 1 to 10000']);
-        const kinds = ['ack', 'silence', 'unsilence', 'rule_put', 'rule_delete', 'token_create', 'token_revoke', 'config_reload'] as const;
+        const kinds = ['ack', 'silence', 'unsilence', 'rule_put', 'rule_delete', 'token_create', 'token_revoke', 'config_reload', 'host_forget'] as const;
         const log = await store.alertLog({ sinceMs: 0, kinds, limit: n });
         return { entries: log.reverse().map((e) => ({ at: e.ts, actor: e.actor ?? null, action: e.kind, target: e.key, detail: e.data })) };
       },

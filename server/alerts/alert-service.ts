@@ -122,6 +122,11 @@ export class AlertService {
     this.put({ kind: 'meter', site, host, meter, window, late });
   }
 
+  forgetHost(site: string, host: string, by: string): void {
+    this.put({ kind: 'forget', site, host });
+    this.append({ ts: this.deps.now(), kind: 'host_forget', key: `${site}/${host}`, data: { site, host }, actor: by });
+  }
+
   onStatus(site: string, host: string, online: boolean): void {
     this.put({ kind: 'status', site, host, online });
   }

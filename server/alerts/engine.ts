@@ -23,6 +23,8 @@ export type AlertInput =
   /** The collector's retained status: `offline` is its Last Will. */
   | { kind: 'status'; site: string; host: string; online: boolean }
   | { kind: 'tick' }
+  /** A decommissioned host: its alerts resolve and its memory goes. */
+  | { kind: 'forget'; site: string; host: string }
   | { kind: 'rules'; rules: Rule[] }
   /** An energy budget's usage so far in its period, read from the ledger (energy-budget.ts). */
   | { kind: 'usage'; rule: string; rows: UsageRow[]; bounds: { from: number; to: number }; timeZone: string };
@@ -60,6 +62,9 @@ export function reduce(s: AlertState, input: AlertInput, now: number): { state: 
       break;
     case 'tick':
       tick(s, now, guard, out);
+      break;
+    case 'forget':
+      forget(s, input.site, input.host, now, out);
       break;
     case 'rules':
       setRules(s, input.rules, now, out);
@@ -141,6 +146,18 @@ function noData(s: AlertState, rule: NoDataRule, now: number, m: Matcher, out: A
     if (silentS <= rule.after_s && !s.alerts.has(`${rule.id}|${label}`)) continue;
     judge(s, rule, ref, { met: silentS > rule.after_s, value: silentS, message: `${label}: no data for ${silentS.toFixed(0)} s` }, now, now, false, out, s.offline.has(`host:${site}/${host}`));
   }
+}
+
+function forget(s: AlertState, site: string, host: string, now: number, out: AlertEvent[]): void {
+  for (const a of [...s.alerts.values()]) {
+    if (a.target.site !== site || a.target.host !== host) continue;
+    s.alerts.delete(a.key);
+    out.push({ key: a.key, rule: a.rule, severity: a.severity, target: a.target, from: a.state, to: 'resolved', value: a.value, at: now, message: `${a.target.label}: host forgotten`, notify: a.notified });
+  }
+  const prefix = [`host:${site}/${host}`, `gpu:${site}/${host}/`];
+  for (const label of [...s.lastSeen.keys()]) if (label === prefix[0] || label.startsWith(prefix[1]!)) s.lastSeen.delete(label);
+  s.memory.hostPower.delete(`${site}/${host}`);
+  s.offline.delete(prefix[0]!);
 }
 
 /** A new rule set (reload or API change): alerts of rules that are gone, or changed, resolve; their memory is dropped. */

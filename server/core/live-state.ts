@@ -132,6 +132,11 @@ export class LiveState {
     return now - h.lastSeenAt > 3 * (h.windowMs ?? 1000) + STALE_SLACK_MS;
   }
 
+  /** A decommissioned host (`kilowatch host forget`): gone from every live view until it reports again. */
+  forget(site: string, host: string): boolean {
+    return this.hosts.delete(`${site}\n${host}`);
+  }
+
   allHosts(): HostLive[] {
     return [...this.hosts.values()];
   }

@@ -25,7 +25,7 @@ export type StoredItem =
 export interface AlertLogEntry {
   /** Server time of the record, ms. */
   ts: number;
-  kind: 'transition' | 'ack' | 'silence' | 'unsilence' | 'rule_put' | 'rule_delete' | 'token_create' | 'token_revoke' | 'config_reload';
+  kind: 'transition' | 'ack' | 'silence' | 'unsilence' | 'rule_put' | 'rule_delete' | 'token_create' | 'token_revoke' | 'config_reload' | 'host_forget';
   /** The alert key, silence id, rule id, token id, or the file reloaded. */
   key: string;
   /** Who did it (the audit log): a token's or proxy user's name, `local`, `admin socket`, `config file`; absent for the engine's transitions. */
