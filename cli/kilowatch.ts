@@ -15,6 +15,7 @@ import type { RunningServer } from '../server/main.js';
 import { helpText, layerConfig } from './config-layers.js';
 import { runConfigCommand } from './config-check.js';
 import { runJobCommand } from './job-command.js';
+import { runExportCommand } from './export-command.js';
 import { runHostCommand } from './host-command.js';
 import { runTokenCommand } from './token-command.js';
 import { runBackup, runRestore } from './maintenance.js';
@@ -32,6 +33,7 @@ const COMMANDS: Record<string, { uses: Command[]; summary: string }> = {
   job: { uses: ['server'], summary: 'start|end: report a job to the running server over HTTP (Slurm prolog/epilog, docs/slurm/)' },
   config: { uses: ['server', 'collector'], summary: 'check: validate the settings and the files they name (site, alert rules, pollers) without starting anything' },
   token: { uses: ['server'], summary: 'create|revoke|list: the running server\'s API tokens (through its admin socket)' },
+  export: { uses: ['server'], summary: '<dir> [--from] [--to]: jobs.csv and gpu_hourly.csv of a range, written by the running server' },
   host: { uses: ['server'], summary: 'forget <site>/<host>: clear a decommissioned host\'s retained status and info (through the admin socket)' },
 };
 
@@ -80,6 +82,7 @@ async function main(argv: string[]): Promise<number> {
   if (name === 'config') return runConfigCommand(rest, process.env, { log, error: (line) => console.error(line) });
   if (name === 'token') return runTokenCommand(rest, process.env, { log, error: (line) => console.error(line) });
   if (name === 'host') return runHostCommand(rest, process.env, { log, error: (line) => console.error(line) });
+  if (name === 'export') return runExportCommand(rest, process.env, Date.now(), { log, error: (line) => console.error(line) });
 
   // backup and restore take the backup directory first; their other options are the server's.
   const maintenance = name === 'backup' || name === 'restore';

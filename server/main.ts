@@ -9,6 +9,7 @@ import { EmbeddedBroker } from './broker.js';
 import { Facility, loadSiteConfig } from './facility.js';
 import { DeliveryLedger } from './core/delivery.js';
 import { HostRate } from './core/host-rate.js';
+import { exportRange } from './export.js';
 import { hostTopic } from '../protocol/topics.js';
 import { LiveState } from './core/live-state.js';
 import { RejectLog } from './core/reject-log.js';
@@ -179,6 +180,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     });
 
     const facility = site ? new Facility(site, config.timeZone, store) : undefined;
+    admin.register('export', async (req) => exportRange(store, facility, String(req.dir), Number(req.from), Number(req.to), now()));
     const storeStatus = () => {
       const st = store.stats(now());
       return { degraded: st.degraded, reason: st.last_error };
