@@ -2,7 +2,9 @@
  * The web UI against the real server, in real Chromium (ARCHITECTURE.md §6.9):
  * `kilowatch all` with its simulated fleet, the built page from dist/web, one
  * live WebSocket. Checks what an operator would see: the simulated label, a
- * non-zero fleet power, a chart that moves, and no request leaving the host.
+ * non-zero fleet power, a chart that moves, jobs and the facility, an alert
+ * that fires and is acknowledged from the UI, the rules with the file's
+ * read-only, and no request leaving the host.
  *
  * Needs `npm run build` first (bin/kilowatch.js runs compiled output, §8
  * "Node 20") and Chromium from Debian (`apt-get install chromium`).
@@ -159,6 +161,102 @@ describe('web UI in Chromium', () => {
 
     expect(foreign, 'requests to hosts other than 127.0.0.1').toEqual([]);
     expect(pageErrors, 'uncaught errors in the page').toEqual([]);
+    await page.close();
+  });
+
+  it('shows an alert that fires in the banner and on the Alerts page, and acknowledges it from the UI', async () => {
+    const base = server!.httpUrl!;
+    const page = await browser!.newPage({ viewport: { width: 1366, height: 768 } });
+    const foreign: string[] = [];
+    const pageErrors: string[] = [];
+    const consoleErrors: string[] = [];
+    page.on('request', (req) => {
+      if (!isLocal(req.url())) foreign.push(req.url());
+    });
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') consoleErrors.push(msg.text());
+    });
+
+    await page.goto(`${base}#/alerts`);
+    expect(await page.locator('nav[aria-label="Views"] a[aria-current="page"]').textContent()).toBe('Alerts');
+    // The live list has arrived once the caption stops saying it is loading.
+    await expect.poll(async () => page.locator('#active-caption').textContent(), { timeout: 15_000 }).not.toMatch(/Loading/);
+
+    // A rule that fires at once: every simulated GPU of one host draws more than 1 W.
+    const rule = { id: 'browser-low', type: 'threshold', target: { kind: 'gpu', host: 'sim-00' }, metric: 'power_w', above: 1, severity: 'critical' };
+    const created = await fetch(new URL('api/v1/rules', base), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(rule) });
+    expect(created.status, await created.clone().text()).toBe(201);
+
+    // Pushed over the WebSocket: no reload, and the next 1 s window fires it.
+    const banner = page.getByTestId('alert-banner');
+    await banner.waitFor({ state: 'visible', timeout: 10_000 });
+    await expect.poll(async () => banner.textContent(), { timeout: 10_000 }).toMatch(/\d+ critical/);
+    const rows = page.locator('[data-testid="active-alert"][data-rule="browser-low"]');
+    await rows.first().waitFor({ timeout: 10_000 });
+    expect(await rows.first().textContent()).toMatch(/firing[\s\S]*critical[\s\S]*sim-00 · GPU-/);
+
+    // Acknowledge one of them as a named operator.
+    const key = await rows.first().getAttribute('data-key');
+    expect(key).toMatch(/^browser-low\|gpu:[^/]+\/sim-00\//);
+    await page.fill('#operator-name', 'browser-test');
+    const row = page.locator(`[data-testid="active-alert"][data-key="${key}"]`);
+    await row.getByRole('button', { name: /^Acknowledge / }).click();
+    await expect.poll(async () => (await row.getByTestId('acked').textContent())?.replace(/\s+/g, ' '), { timeout: 10_000 }).toMatch(/acknowledged by browser-test/);
+    const api = (await (await fetch(new URL('api/v1/alerts?history=0', base))).json()) as { active: { key: string; acked?: { by: string } }[] };
+    expect(api.active.find((a) => a.key === key)?.acked?.by).toBe('browser-test');
+    // The acknowledgement reaches the banner too (one count of acknowledged alerts).
+    await expect.poll(async () => banner.textContent(), { timeout: 10_000 }).toMatch(/\d+ acknowledged/);
+    await expect.poll(async () => page.locator('#history-caption').textContent(), { timeout: 15_000 }).toMatch(/transition/);
+    expect(await page.locator('table').first().textContent(), 'a NaN reached the alerts table').not.toMatch(/NaN|undefined/);
+    await page.screenshot({ path: join(RESULTS, 'alerts.png'), fullPage: true });
+
+    // The banner is on every page.
+    await page.goto(`${base}#/jobs`);
+    await banner.waitFor({ state: 'visible', timeout: 10_000 });
+    await banner.screenshot({ path: join(RESULTS, 'alert-banner.png') });
+
+    const deleted = await fetch(new URL('api/v1/rules/browser-low', base), { method: 'DELETE' });
+    expect(deleted.status).toBe(200);
+    expect(foreign, 'requests to hosts other than 127.0.0.1').toEqual([]);
+    expect(pageErrors, 'uncaught errors in the page').toEqual([]);
+    expect(consoleErrors, 'console errors').toEqual([]);
+    await page.close();
+  });
+
+  it('lists the rules with the demo file rules read-only, and opens a rule test panel', async () => {
+    const page = await browser!.newPage({ viewport: { width: 1366, height: 768 } });
+    const pageErrors: string[] = [];
+    const consoleErrors: string[] = [];
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') consoleErrors.push(msg.text());
+    });
+
+    await page.goto(`${server!.httpUrl!}#/rules`);
+    expect(await page.locator('nav[aria-label="Views"] a[aria-current="page"]').textContent()).toBe('Rules');
+    const fileRows = page.locator('[data-testid="rule-row"][data-origin="config"]');
+    await fileRows.first().waitFor({ timeout: 15_000 });
+    // docs/alert-rules.yaml, which the simulated fleet uses.
+    const ids = await fileRows.evaluateAll((els) => els.map((e) => e.getAttribute('data-rule')));
+    expect(ids).toEqual(expect.arrayContaining(['gpu-over-limit', 'fuel-cell-near-capacity', 'host-offline', 'gpu-no-data']));
+    for (const origin of await fileRows.getByTestId('rule-origin').allTextContents()) expect(origin).toMatch(/read-only/);
+    // File rules have no Edit or Delete; a copy into a new API rule is offered instead.
+    expect(await fileRows.getByRole('button', { name: /^(Edit|Delete) / }).count()).toBe(0);
+    expect(await fileRows.first().getByRole('button', { name: /^Copy / }).count()).toBe(1);
+    expect(await page.getByTestId('rules-table').textContent(), 'a NaN reached the rules table').not.toMatch(/NaN|undefined/);
+    await page.screenshot({ path: join(RESULTS, 'rules.png'), fullPage: true });
+
+    // Test: what the saved rule does now and did recently.
+    await page.locator('[data-rule="fuel-cell-near-capacity"]').getByRole('link', { name: /^Test / }).click();
+    await page.waitForURL(/#\/rules\?rule=fuel-cell-near-capacity$/);
+    const panel = page.getByTestId('rule-test');
+    await panel.waitFor();
+    expect(await panel.textContent()).toMatch(/source fuel cell: summed mean power above 90 %/);
+    await expect.poll(async () => panel.locator('#test-history-caption').textContent(), { timeout: 15_000 }).not.toMatch(/Loading/);
+
+    expect(pageErrors, 'uncaught errors in the page').toEqual([]);
+    expect(consoleErrors, 'console errors').toEqual([]);
     await page.close();
   });
 });

@@ -70,8 +70,9 @@ export class AlertStore {
    */
   markAcked(key: string, by: string, at: number): void {
     const a = this.#byKey.get(key);
-    if (!a || a.acked) return;
-    this.#byKey.set(key, { ...a, acked: { by, at } });
+    if (!a) return;
+    // The server's own event may already be in the map, waiting for its batch: publish it now either way.
+    if (!a.acked) this.#byKey.set(key, { ...a, acked: { by, at } });
     this.#publish();
   }
 

@@ -1,7 +1,7 @@
 /**
  * Who acknowledges and silences: the name typed on the Alerts page, kept in
- * this browser. The server records it as `by` (anonymous when empty) until
- * it authenticates users. Storage can be unavailable (private windows,
+ * this browser. The server records it as `by` when authentication is off
+ * (`local` when empty); with authentication on it records the caller. Storage can be unavailable (private windows,
  * blocked cookies): then the name lasts as long as the page.
  */
 const KEY = 'kilowatch.operator';
