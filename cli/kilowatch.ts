@@ -116,6 +116,8 @@ async function main(argv: string[]): Promise<number> {
 
   let server: RunningServer | undefined;
   let collector: RunningCollector | undefined;
+  /** The demo files the simulated fleet was started with, so SIGHUP keeps them. */
+  let demoFiles: { siteConfig: string; alertRules: string } | undefined;
   const deps = { now: Date.now, log, version: VERSION };
   try {
     if (command.uses.includes('server')) {
@@ -130,8 +132,20 @@ async function main(argv: string[]): Promise<number> {
           cfg = { ...cfg, alertRules: join(here, '../../docs/alert-rules.yaml') };
           log(`kilowatch: simulated fleet: using the demo alert rules ${cfg.alertRules}`);
         }
+        demoFiles = { siteConfig: cfg.siteConfig, alertRules: cfg.alertRules };
       }
       server = await startServer(cfg, { ...deps, webDir: join(here, '../web') });
+      // SIGHUP rereads the settings and the files they name, as daemons do; it never stops the process.
+      // Registered as soon as the server runs: until then, SIGHUP's default would end the process.
+      process.on('SIGHUP', () => {
+        // The settings are layered again (file, environment, the same flags); a file that no longer checks out changes nothing.
+        const again = layerConfig({ commands: command.uses, argv: rest, env: process.env, defaultConfigFile: 'kilowatch.yaml' });
+        const problems = again.ok ? serverProblems(serverConfig(again.values)) : again.problems;
+        if (!again.ok || problems.length > 0) return log(`kilowatch: SIGHUP: the settings were refused whole, the running ones stay:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+        let next = serverConfig(again.values);
+        if (demoFiles && !next.siteConfig) next = { ...next, siteConfig: demoFiles.siteConfig, alertRules: next.alertRules || demoFiles.alertRules };
+        server?.reload(next);
+      });
       log(`kilowatch ${VERSION}: server ready at ${server.httpUrl} (MQTT ${server.brokerUrl})`);
     }
     if (collectorCfg) {
@@ -174,8 +188,6 @@ async function main(argv: string[]): Promise<number> {
         resolve();
       })();
     };
-    // SIGHUP rereads the alert rules file, as daemons do; it never stops the process.
-    process.on('SIGHUP', () => server?.reload());
     process.on('SIGINT', () => onSignal('SIGINT'));
     process.on('SIGTERM', () => onSignal('SIGTERM'));
   });

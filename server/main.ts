@@ -6,9 +6,10 @@
 import type { ServerConfig } from './config.js';
 import { AdminSocket, adminSocketPath } from './admin/admin-socket.js';
 import { EmbeddedBroker } from './broker.js';
-import { Facility, loadSiteConfig } from './facility.js';
+import { Facility } from './facility.js';
 import { DeliveryLedger } from './core/delivery.js';
 import { HostRate } from './core/host-rate.js';
+import { type SiteFiles, loadSiteFiles, needsRestart } from './site-files.js';
 import { exportRange } from './export.js';
 import { hostTopic } from '../protocol/topics.js';
 import { LiveState } from './core/live-state.js';
@@ -32,9 +33,6 @@ import type { GpuWindow, MeterWindow } from '../protocol/payloads.js';
 import { alertRoutes } from './alerts/alert-routes.js';
 import { usageReader } from './alerts/budget-usage.js';
 import { AlertService } from './alerts/alert-service.js';
-import { type RulesFile, loadRulesFile } from './alerts/rules-file.js';
-import { type SiteIndex, siteIndex } from './alerts/site-index.js';
-import { OperatorError } from './operator-error.js';
 import { isLoopback } from './config.js';
 import { redactUrl } from '../cli/redact-url.js';
 import { mqttConnectOptions } from '../cli/mqtt-credentials.js';
@@ -55,17 +53,9 @@ export interface RunningServer {
   brokerUrl: string;
   /** The same for the server's own clients and an all-in-one's collector: with the internal credential when auth is on. */
   localBrokerUrl: string;
-  /** Rereads the alert rules file (SIGHUP): a bad file is refused whole, and the running rules stay. */
-  reload(): void;
+  /** SIGHUP: the settings read again (`next`), the site and alert rules files with them; a bad one is refused whole. */
+  reload(next?: ServerConfig): void;
   stop(): Promise<void>;
-}
-
-/** The alert rules file, or none; its problems stop the start, all of them listed. */
-function alertRulesFile(path: string, site: SiteIndex): RulesFile {
-  if (!path) return { rules: [], webhooks: [] };
-  const r = loadRulesFile(path, site);
-  if (!r.ok) throw new OperatorError(`the alert rules file has ${r.problems.length} problem(s):\n  - ${r.problems.join('\n  - ')}`);
-  return r.file;
 }
 
 export async function startServer(config: ServerConfig, deps: ServerDeps): Promise<RunningServer> {
@@ -78,9 +68,11 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
 
   try {
     // The site file is read before anything starts: its problems stop the start, all of them listed.
-    const site = config.siteConfig ? loadSiteConfig(config.siteConfig) : undefined;
-    const sites = siteIndex(site);
-    const rulesFile = alertRulesFile(config.alertRules, sites);
+    const files = loadSiteFiles(config);
+    let sites = files.index;
+    const rulesFile = files.rules;
+    // Replaced on SIGHUP when the site file changes: every reader goes through this binding.
+    let facility: Facility | undefined;
     const ledger = new DeliveryLedger();
     // REST job events wait for their commit before they answer (rest-jobs.ts); the ledger sees every commit as before.
     const commits = new CommitWatch(ledger);
@@ -93,6 +85,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
       ? new VictoriaStore({ ...common, url: config.victoriaUrl, flushMs: Math.min(config.storeFlushMs, 1000) })
       : new DuckDbStore({ ...common, flushMs: config.storeFlushMs });
     await store.start();
+    facility = files.site ? new Facility(files.site, config.timeZone, store) : undefined;
     stops.push(() => store.stop());
     // Keep each boot's delivery state at least as long as the longest spool age (§3).
     const keepMs = config.deliveryStateDays * 86_400_000;
@@ -145,7 +138,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
       store, site: sites, file: rulesFile, now, log, prefix: config.prefix,
       publishRetained: (topic, payload) => mqtt?.publishRetained(topic, payload) ?? false,
       onEvent: (e, active) => hub?.pushAlert(e, active),
-      usage: usageReader(store, site ? new Facility(site, config.timeZone, store) : undefined, now), timeZone: config.timeZone,
+      usage: usageReader(store, () => facility, now), timeZone: config.timeZone,
     });
     await alerts.load();
     stops.push(async () => alerts.stop());
@@ -179,7 +172,6 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
       await mqtt.stop();
     });
 
-    const facility = site ? new Facility(site, config.timeZone, store) : undefined;
     admin.register('export', async (req) => exportRange(store, facility, String(req.dir), Number(req.from), Number(req.to), now()));
     const storeStatus = () => {
       const st = store.stats(now());
@@ -188,11 +180,10 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     const liveHub = new LiveHub(live, { tickMs: 1000, maxBufferedBytes: 4 * 1024 * 1024, maxBehindMs: 30_000, settleMs: 2000, now, storeStatus, activeAlerts: () => alerts.view().active });
     hub = liveHub;
     liveHub.start();
-    stops.push(() => liveHub.stop());
 
     const jobsApi = new JobsApi({
       store, live, commits, now, maxFutureMs: config.maxFutureMs, maxAgeMs: policy.maxAgeMs, sites: config.sites,
-      ...(facility && { price: (page: JobsPage, from: number, to: number) => facility.priceJobs(page, from, to) }),
+      price: async (page: JobsPage, from: number, to: number) => (facility ? facility.priceJobs(page, from, to) : page),
     });
     // What /api/v1/health and /metrics are built from, so the two never disagree.
     const healthInputs = () => ({
@@ -252,12 +243,25 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     });
     const httpUrl = await http.start();
     stops.push(() => http.stop());
+    // Stopped before the HTTP server (stops run in reverse): its WebSockets are upgraded connections that
+    // server.close() would wait for, so a connected browser would hold the shutdown open.
+    stops.push(() => liveHub.stop());
 
-    const reload = () => {
-      if (!config.alertRules) return log('server: SIGHUP: no alert rules file to reload');
-      const r = loadRulesFile(config.alertRules, sites);
-      if (!r.ok) return log(`server: SIGHUP: the alert rules file was refused whole (the running rules stay); ${r.problems.length} problem(s):\n  - ${r.problems.join('\n  - ')}`);
-      alerts.reload(r.file, config.alertRules);
+    // SIGHUP: the settings, the site file and the rules file again; a bad one is refused whole, and nothing running changes.
+    let running = config;
+    const reload = (next: ServerConfig = running) => {
+      let loaded: SiteFiles;
+      try {
+        loaded = loadSiteFiles(next);
+      } catch (err) {
+        return log(`server: SIGHUP: refused whole, the running configuration stays: ${(err as Error).message}`);
+      }
+      const restart = needsRestart(running, next);
+      sites = loaded.index;
+      facility = loaded.site ? new Facility(loaded.site, config.timeZone, store) : undefined;
+      alerts.reload(loaded.rules, next.alertRules || '(no rules file)', loaded.index);
+      running = { ...running, siteConfig: next.siteConfig, alertRules: next.alertRules };
+      log(`server: SIGHUP: site file ${next.siteConfig || '(none)'} and alert rules reloaded${restart.length ? `; changed settings that take effect at the next start: ${restart.join(', ')}` : ''}`);
     };
     return { httpUrl, brokerUrl: redactUrl(brokerUrl), localBrokerUrl: embeddedBroker ? embeddedBroker.internalUrl(brokerUrl) : brokerUrl, reload, stop: stopAll };
   } catch (err) {

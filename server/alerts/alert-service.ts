@@ -132,7 +132,12 @@ export class AlertService {
   }
 
   /** A new rules file (SIGHUP), already checked: its rules replace the file's, the API's stay. */
-  reload(file: RulesFile, path: string): void {
+  reload(file: RulesFile, path: string, site?: SiteIndex): void {
+    if (site) {
+      // Rules are judged against the new site: its groups and sources, and the members the budgets sum.
+      this.deps.site = site;
+      this.state.site = site;
+    }
     // Recorded as its diff, with the actor "config file" (the audit log).
     const before = new Map(this.deps.file.rules.map((r) => [r.id, JSON.stringify(r)]));
     const after = new Map(file.rules.map((r) => [r.id, JSON.stringify(r)]));

@@ -172,6 +172,12 @@ export class LiveHub {
     clearInterval(this.timer);
     clearInterval(this.heartbeat);
     for (const c of this.clients) c.ws.close(1001, 'server shutting down');
+    // A client that does not answer the close (a frozen tab, a bare socket) must not hold the shutdown: ws waits 30 s.
+    const stragglers = setTimeout(() => {
+      for (const c of this.clients) c.ws.terminate();
+    }, 1000);
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    for (const c of this.clients) c.ws.terminate();
+    clearTimeout(stragglers);
   }
 }
