@@ -4,7 +4,7 @@
  * per subscription, then arrays of columns [ts[], v1[], v2[], ...].
  */
 
-export type ViewName = 'fleet' | 'alerts';
+export type ViewName = 'fleet' | 'alerts' | 'host' | 'gpu' | 'job';
 
 export interface ColumnSpec {
   name: string;
@@ -13,10 +13,14 @@ export interface ColumnSpec {
   label: string;
 }
 
-/** Browser to server. */
+/**
+ * Browser to server. `id` names the entity of a host (`site/host`), GPU
+ * (`site/host/gpu`) or job (its id) view. `since` (ms) on a resubscription
+ * after a reconnect asks for the span missed since then, from the store.
+ */
 export type ClientMessage =
-  | { type: 'subscribe'; view: ViewName }
-  | { type: 'unsubscribe'; view: ViewName };
+  | { type: 'subscribe'; view: ViewName; id?: string; since?: number }
+  | { type: 'unsubscribe'; view: ViewName; id?: string };
 
 export interface FleetSummary {
   /** Sum of the latest mean power of every online host. */
@@ -34,18 +38,25 @@ export interface FleetSummary {
 
 /** Server to browser. */
 export type ServerMessage =
-  | { type: 'schema'; view: ViewName; columns: ColumnSpec[] }
+  | { type: 'schema'; view: ViewName; id?: string; columns: ColumnSpec[] }
   /**
    * Columnar rows. `replace` (the first message after the schema) means the
    * columns are the whole history; otherwise each row upserts by its ts.
    */
   | { type: 'data'; view: ViewName; replace: boolean; columns: number[][] }
+  /**
+   * Rows of a host, GPU or job view, one per window, in its schema's column
+   * order; null where the window had no such reading. `replace` (the first
+   * after the schema, and after frames were skipped) means the columns are the
+   * whole span; otherwise each row upserts by its ts.
+   */
+  | { type: 'rows'; view: 'host' | 'gpu' | 'job'; id: string; replace: boolean; columns: (number | null)[][] }
   | { type: 'summary'; view: 'fleet'; summary: FleetSummary }
   /** The active alerts, whole: on subscribing to `alerts`, and after frames were skipped. */
   | { type: 'alerts'; view: 'alerts'; active: WsAlert[] }
   /** One alert transition, sent at once (outside the live views' coalescing); `active` is the alert now, null once resolved. */
   | { type: 'alert'; view: 'alerts'; event: WsAlertEvent; active: WsAlert | null }
-  | { type: 'error'; reason: string };
+  | { type: 'error'; reason: string; view?: ViewName; id?: string };
 
 export interface WsAlertTarget {
   /** `gpu:<site>/<host>/<gpu>`, `host:<site>/<host>`, `group:<name>`, `source:<name>` or `fleet`. */

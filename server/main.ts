@@ -143,7 +143,10 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     await alerts.load();
     stops.push(async () => alerts.stop());
     const observer = {
-      gpu: (s: string, h: string, w: GpuWindow, late: boolean) => alerts.onGpuWindow(s, h, w, late),
+      gpu: (s: string, h: string, w: GpuWindow, late: boolean) => {
+        alerts.onGpuWindow(s, h, w, late);
+        hub?.onWindow(s, h, w); // late windows too: their rows upsert the views' history
+      },
       meter: (s: string, h: string, m: string, w: MeterWindow, late: boolean) => alerts.onMeterWindow(s, h, m, w, late),
       status: (s: string, h: string, online: boolean) => alerts.onStatus(s, h, online),
     };
@@ -177,7 +180,14 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
       const st = store.stats(now());
       return { degraded: st.degraded, reason: st.last_error };
     };
-    const liveHub = new LiveHub(live, { tickMs: 1000, maxBufferedBytes: 4 * 1024 * 1024, maxBehindMs: 30_000, settleMs: 2000, now, storeStatus, activeAlerts: () => alerts.view().active });
+    // 100 ms ticks: live views coalesced to at most 10 frames a second per client (issue: live latency).
+    const liveHub = new LiveHub(live, {
+      tickMs: 100, summaryMs: 1000, maxBufferedBytes: 4 * 1024 * 1024, maxBehindMs: 30_000, now, storeStatus, activeAlerts: () => alerts.view().active,
+      entities: (principal) => ({
+        store, now,
+        jobGpus: async (job) => ((await jobsApi.visible(job, principal)) ? store.jobGpus(job, now()).then((g) => (g.length > 0 ? g : undefined)) : undefined),
+      }),
+    });
     hub = liveHub;
     liveHub.start();
 

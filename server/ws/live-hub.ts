@@ -1,10 +1,14 @@
 /**
  * The live WebSocket endpoint, /api/v1/live (protocol/ws.ts). A subscriber to
- * the fleet view gets the schema, the whole in-memory history, then once per
- * tick the buckets that changed and the summary. A client whose socket buffer
- * is over the bound skips frames (counted) and gets the whole history again
- * once it drains; one that stays behind too long is closed with a reason.
- * Nothing per client grows without bound.
+ * the fleet view gets the schema, the whole in-memory history, then at every
+ * tick (100 ms: at most 10 frames a second) the buckets that changed, the
+ * newest still filling (its coverage says how full), and once a second the
+ * summary. Host, GPU and job views (entity-subscriptions.ts) get a backfill
+ * from the store, then the rows of arriving windows at the same ticks.
+ * Alerts go out at once. A client whose socket buffer is over the bound
+ * skips frames (counted) and gets whole views again once it drains; one that
+ * stays behind too long is closed with a reason. Nothing per client grows
+ * without bound.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -12,6 +16,8 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { type ClientMessage, FLEET_COLUMNS, type FleetSummary, type ServerMessage, type WsAlert, type WsAlertEvent } from '../../protocol/ws.js';
 import { LOCAL, type Principal, seesAlertTarget } from '../auth/principal.js';
 import type { LiveState } from '../core/live-state.js';
+import type { GpuWindow } from '../../protocol/payloads.js';
+import { type EntityDeps, EntitySubscriptions } from './entity-subscriptions.js';
 
 export interface LiveHubOptions {
   tickMs: number;
@@ -19,13 +25,15 @@ export interface LiveHubOptions {
   maxBufferedBytes: number;
   /** A client behind for longer than this is disconnected. */
   maxBehindMs: number;
-  /** Buckets younger than this are still receiving windows (publish offsets) and are held back. */
-  settleMs: number;
+  /** Summaries go out this often (the tick is faster: it carries the deltas). */
+  summaryMs: number;
   now: () => number;
   /** The store's state for the summary, so the UI shows an outage while it lasts. */
   storeStatus?: () => { degraded: boolean; reason: string | null };
   /** The active alerts, for a client subscribing to the `alerts` view. */
   activeAlerts?: () => WsAlert[];
+  /** The store, for host, GPU and job views; given the caller, since a scoped viewer may not see every job. */
+  entities?: (principal: Principal) => EntityDeps;
 }
 
 interface Client {
@@ -39,6 +47,7 @@ interface Client {
   needsReplace: boolean;
   behindSince?: number;
   alive: boolean;
+  entities?: EntitySubscriptions;
 }
 
 export class LiveHub {
@@ -46,6 +55,7 @@ export class LiveHub {
   private readonly clients = new Set<Client>();
   private timer: NodeJS.Timeout | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
+  private lastSummaryAt = -Infinity;
   framesSkipped = 0;
   disconnectedSlow = 0;
 
@@ -75,6 +85,8 @@ export class LiveHub {
 
   private accept(ws: WebSocket, principal: Principal): void {
     const client: Client = { ws, principal, fleet: false, alerts: false, alertsStale: false, needsReplace: false, alive: true };
+    const deps = this.opts.entities?.(principal);
+    if (deps) client.entities = new EntitySubscriptions(deps, (msg) => this.send(client, msg));
     this.clients.add(client);
     ws.on('pong', () => (client.alive = true));
     ws.on('close', () => this.clients.delete(client));
@@ -89,8 +101,16 @@ export class LiveHub {
     } catch {
       return this.send(client, { type: 'error', reason: 'message is not JSON' });
     }
-    if ((msg?.view !== 'fleet' && msg?.view !== 'alerts') || (msg.type !== 'subscribe' && msg.type !== 'unsubscribe')) {
-      return this.send(client, { type: 'error', reason: 'expected {"type":"subscribe"|"unsubscribe","view":"fleet"|"alerts"}' });
+    const views = ['fleet', 'alerts', 'host', 'gpu', 'job'];
+    if (!views.includes(msg?.view) || (msg.type !== 'subscribe' && msg.type !== 'unsubscribe')) {
+      return this.send(client, { type: 'error', reason: 'expected {"type":"subscribe"|"unsubscribe","view":"fleet"|"alerts"|"host"|"gpu"|"job","id"?: string,"since"?: ms}' });
+    }
+    if (msg.view === 'host' || msg.view === 'gpu' || msg.view === 'job') {
+      if (!client.entities) return this.send(client, { type: 'error', reason: `the ${msg.view} view needs the store`, view: msg.view });
+      if (msg.type === 'unsubscribe') return client.entities.unsubscribe(msg.view, msg.id);
+      const since = typeof msg.since === 'number' && Number.isFinite(msg.since) ? msg.since : undefined;
+      void client.entities.subscribe(msg.view, msg.id, since);
+      return;
     }
     if (msg.view === 'alerts') {
       client.alerts = msg.type === 'subscribe';
@@ -107,7 +127,7 @@ export class LiveHub {
   private sendFleet(client: Client): void {
     const now = this.opts.now();
     const summary = this.summary(now);
-    this.send(client, { type: 'data', view: 'fleet', replace: true, columns: this.live.history.columns(summary.hosts, now - this.opts.settleMs) });
+    this.send(client, { type: 'data', view: 'fleet', replace: true, columns: this.live.history.columns(summary.hosts) });
     this.send(client, { type: 'summary', view: 'fleet', summary });
     client.needsReplace = false;
   }
@@ -136,18 +156,25 @@ export class LiveHub {
     return this.opts.storeStatus ? { ...summary, store: this.opts.storeStatus() } : summary;
   }
 
+  /** A live window, for the host, GPU and job views of every client. */
+  onWindow(site: string, host: string, w: GpuWindow): void {
+    for (const c of this.clients) c.entities?.onWindow(site, host, w);
+  }
+
   tick(): void {
     const now = this.opts.now();
-    const summary = this.summary(now);
-    const changed = this.live.history.takeChanged(summary.hosts, now - this.opts.settleMs);
-    const delta = JSON.stringify({ type: 'data', view: 'fleet', replace: false, columns: changed } satisfies ServerMessage);
-    const summaryFrame = JSON.stringify({ type: 'summary', view: 'fleet', summary } satisfies ServerMessage);
+    const summary = this.live.summary(now);
+    const changed = this.live.history.takeChanged(summary.hosts);
+    const delta = (changed[0]?.length ?? 0) > 0 ? JSON.stringify({ type: 'data', view: 'fleet', replace: false, columns: changed } satisfies ServerMessage) : undefined;
+    const summaryDue = now - this.lastSummaryAt >= this.opts.summaryMs;
+    if (summaryDue) this.lastSummaryAt = now;
+    const summaryFrame = summaryDue ? JSON.stringify({ type: 'summary', view: 'fleet', summary: this.summary(now) } satisfies ServerMessage) : undefined;
     for (const c of this.clients) {
-      if (c.alertsStale && c.ws.bufferedAmount <= this.opts.maxBufferedBytes) this.sendAlerts(c);
-      if (!c.fleet || c.ws.readyState !== WebSocket.OPEN) continue;
+      if (c.ws.readyState !== WebSocket.OPEN) continue;
       if (c.ws.bufferedAmount > this.opts.maxBufferedBytes) {
         this.framesSkipped += 1;
-        c.needsReplace = true;
+        c.needsReplace = c.fleet;
+        c.entities?.markStale();
         c.behindSince ??= now;
         if (now - c.behindSince > this.opts.maxBehindMs) {
           this.disconnectedSlow += 1;
@@ -156,10 +183,13 @@ export class LiveHub {
         continue;
       }
       c.behindSince = undefined;
+      if (c.alertsStale) this.sendAlerts(c);
+      c.entities?.flush();
+      if (!c.fleet) continue;
       if (c.needsReplace) this.sendFleet(c);
       else {
-        if ((changed[0]?.length ?? 0) > 0) c.ws.send(delta);
-        c.ws.send(summaryFrame);
+        if (delta) c.ws.send(delta);
+        if (summaryFrame) c.ws.send(summaryFrame);
       }
     }
   }
