@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isRouteHash, jobHref, jobsHref, parseRoute, rulesHref, sectionOf } from '../../web/src/lib/router.js';
+import { gpuHref, historyHref, isRouteHash, jobHref, jobsHref, parseRoute, rulesHref, sectionOf } from '../../web/src/lib/router.js';
 
 describe('parseRoute', () => {
   it.each(['', '#', '#/', '#//'])('%j is the overview', (hash) => {
@@ -30,7 +30,7 @@ describe('parseRoute', () => {
 
   it('reads the facility and reports anything else as not found', () => {
     expect(parseRoute('#/facility')).toEqual({ page: 'facility' });
-    expect(parseRoute('#/history')).toEqual({ page: 'not-found', path: '/history' });
+    expect(parseRoute('#/nowhere')).toEqual({ page: 'not-found', path: '/nowhere' });
     expect(parseRoute('#/jobs/a/b')).toEqual({ page: 'not-found', path: '/jobs/a/b' });
   });
 });
@@ -76,5 +76,56 @@ describe('alerts and rules routes', () => {
   it('a rules link opens one rule for testing', () => {
     for (const id of ['gpu-over-limit', 'a.b_c-1']) expect(parseRoute(rulesHref(id))).toEqual({ page: 'rules', rule: id });
     expect(rulesHref()).toBe('#/rules');
+  });
+});
+
+describe('hosts and GPU routes', () => {
+  it('puts a GPU page under Hosts', () => {
+    expect(parseRoute('#/hosts')).toEqual({ page: 'hosts' });
+    expect(sectionOf(parseRoute('#/hosts'))).toBe('hosts');
+    expect(sectionOf(parseRoute('#/gpu/local/sim-00/GPU-1'))).toBe('hosts');
+  });
+
+  it('round-trips ids that hold reserved characters, a MIG instance\'s slash included', () => {
+    for (const ref of [
+      { site: 'local', host: 'sim-00', gpu: 'GPU-3df5befe-7d8e-4a13-af3f-aced24f068df' },
+      { site: 'dc 1', host: 'node#1', gpu: 'GPU-abc/1' },
+      { site: 'ü', host: '50%', gpu: 'a?b' },
+    ]) {
+      expect(parseRoute(gpuHref(ref))).toEqual({ page: 'gpu', ...ref });
+    }
+  });
+
+  it('a GPU link needs all three parts, each well encoded', () => {
+    expect(parseRoute('#/gpu/local/sim-00').page).toBe('not-found');
+    expect(parseRoute('#/gpu/local/sim-00/%zz').page).toBe('not-found');
+  });
+});
+
+describe('history route', () => {
+  it('defaults to today by project', () => {
+    expect(parseRoute('#/history')).toEqual({ page: 'history', query: { range: 'today', by: 'project', from: '', to: '' } });
+    expect(historyHref()).toBe('#/history');
+    expect(sectionOf(parseRoute('#/history'))).toBe('history');
+  });
+
+  it('keeps a custom range and the grouping in the link', () => {
+    const query = { range: 'custom' as const, by: 'day' as const, from: '2026-11-20T00:00', to: '2026-11-27T12:30' };
+    expect(parseRoute(historyHref(query))).toEqual({ page: 'history', query });
+  });
+
+  it('drops from and to for a preset, and values it does not know', () => {
+    expect(historyHref({ range: '7d', by: 'user', from: '2026-11-20T00:00' })).toBe('#/history?range=7d&by=user');
+    expect(parseRoute('#/history?range=year&by=gpu&from=yesterday')).toEqual({
+      page: 'history',
+      query: { range: 'today', by: 'project', from: '', to: '' },
+    });
+  });
+});
+
+describe('settings route', () => {
+  it('parses', () => {
+    expect(parseRoute('#/settings')).toEqual({ page: 'settings' });
+    expect(sectionOf(parseRoute('#/settings'))).toBe('settings');
   });
 });

@@ -110,6 +110,18 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * Told about every 401 from the API: the session expired or was revoked.
+ * Set once by the composition root (main.ts), which shows the login screen;
+ * a module variable rather than a parameter so every page's requests report
+ * it without each passing it along.
+ */
+let onUnauthorized: (() => void) | null = null;
+
+export function setUnauthorizedHandler(handler: (() => void) | null): void {
+  onUnauthorized = handler;
+}
+
 export async function fetchJson<T>(path: string, signal?: AbortSignal): Promise<T> {
   const res = await fetch(path, { signal, headers: { accept: 'application/json' } });
   return readAnswer<T>(res);
@@ -118,6 +130,7 @@ export async function fetchJson<T>(path: string, signal?: AbortSignal): Promise<
 /** The JSON body of a 2xx answer, or an ApiError with the server's reason and problems. */
 async function readAnswer<T>(res: Response): Promise<T> {
   const body: unknown = await res.json().catch(() => null);
+  if (res.status === 401) onUnauthorized?.();
   if (!res.ok) {
     const b = (body ?? {}) as { error?: unknown; problems?: unknown };
     const problems = Array.isArray(b.problems) ? b.problems.map(String) : [];
@@ -145,6 +158,14 @@ export async function sendJson<T>(method: 'POST' | 'PUT' | 'DELETE', path: strin
 export const postJson = <T>(path: string, body: unknown, signal?: AbortSignal) => sendJson<T>('POST', path, body, signal);
 export const putJson = <T>(path: string, body: unknown, signal?: AbortSignal) => sendJson<T>('PUT', path, body, signal);
 export const deleteJson = <T>(path: string, signal?: AbortSignal) => sendJson<T>('DELETE', path, undefined, signal);
+
+// Sign-in (server/http/http-server.ts): whoami answers 401 with `auth: true`
+// when a session is needed; login trades an API token for an HttpOnly cookie.
+export const WHOAMI_URL = 'api/v1/whoami';
+export const LOGIN_URL = 'api/v1/login';
+export const LOGOUT_URL = 'api/v1/logout';
+export const HEALTH_URL = 'api/v1/health';
+export const FLEET_URL = 'api/v1/fleet';
 
 /** Relative (no leading slash), so the UI also works behind a proxy under a path prefix. */
 export function jobsUrl(q: { user?: string; project?: string; offset?: number; limit: number; from?: number; to?: number }): string {

@@ -17,6 +17,12 @@ export interface ConnectionOptions {
   minDelayMs?: number;
   /** Cap, so a long outage still retries often enough to notice recovery. */
   maxDelayMs?: number;
+  /**
+   * A socket closed before it opened. With sign-in on, the upgrade is refused
+   * with 401 once the session ends, and a browser does not show a WebSocket
+   * the status: the session asks whoami to tell that from a server that is down.
+   */
+  onRefused?: () => void;
 }
 
 /** ws: or wss: to /api/v1/live on the page's own host, matching the page protocol. */
@@ -52,6 +58,7 @@ export class LiveConnection {
   readonly #url: string;
   readonly #minDelayMs: number;
   readonly #maxDelayMs: number;
+  readonly #onRefused: (() => void) | undefined;
   readonly #handlers = new Map<ViewName | '*', Set<MessageHandler>>();
   #socket: WebSocket | null = null;
   #timer: ReturnType<typeof setTimeout> | null = null;
@@ -61,10 +68,13 @@ export class LiveConnection {
     this.#url = url;
     this.#minDelayMs = options.minDelayMs ?? 500;
     this.#maxDelayMs = options.maxDelayMs ?? 15_000;
+    this.#onRefused = options.onRefused;
   }
 
+  /** Also after stop(): signing in again restarts the feed with the same subscriptions. */
   start(): void {
     if (this.state !== 'idle' && this.state !== 'stopped') return;
+    this.#attempt = 0;
     this.#connect();
   }
 
@@ -104,8 +114,10 @@ export class LiveConnection {
     this.retryAt = null;
     const socket = new WebSocket(this.#url);
     this.#socket = socket;
+    let opened = false;
     socket.onopen = () => {
       if (socket !== this.#socket) return;
+      opened = true;
       this.state = 'open';
       this.#attempt = 0;
       // The server forgot our subscriptions with the old socket: send them again.
@@ -123,6 +135,7 @@ export class LiveConnection {
       if (socket !== this.#socket) return;
       this.#socket = null;
       this.#scheduleRetry();
+      if (!opened) this.#onRefused?.();
     };
   }
 

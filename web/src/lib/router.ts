@@ -9,9 +9,14 @@
  *   #/jobs/<id>                   one job; the id is percent-encoded, since
  *                                 job ids can hold `/` or `+` (Slurm
  *                                 heterogeneous jobs are `1234+0`)
+ *   #/hosts                       the GPU grid and the host and GPU table
+ *   #/gpu/<site>/<host>/<gpu>     one GPU; each part percent-encoded (a MIG
+ *                                 instance's id holds `/`)
+ *   #/history?range=&by=&from=&to= energy and efficiency over a range
  *   #/facility                    groups, meters and power sources
  *   #/alerts                      active alerts, silences and history
  *   #/rules?rule=<id>             alert rules; `rule` opens that rule's test panel
+ *   #/settings                    sources, groups, meters, the server's version
  */
 
 export interface JobsQuery {
@@ -20,8 +25,29 @@ export interface JobsQuery {
   offset: number;
 }
 
+export type HistoryRange = 'today' | '7d' | '30d' | 'custom';
+export type HistoryBy = 'user' | 'project' | 'group' | 'day';
+
+export interface HistoryQuery {
+  range: HistoryRange;
+  by: HistoryBy;
+  /** Custom range only: local date-times as a datetime-local field holds them, `2026-11-20T00:00`. */
+  from: string;
+  to: string;
+}
+
+export interface GpuRef {
+  site: string;
+  host: string;
+  gpu: string;
+}
+
 export type Route =
   | { page: 'overview' }
+  | { page: 'hosts' }
+  | ({ page: 'gpu' } & GpuRef)
+  | { page: 'history'; query: HistoryQuery }
+  | { page: 'settings' }
   | { page: 'jobs'; query: JobsQuery }
   | { page: 'job'; id: string }
   | { page: 'facility' }
@@ -30,9 +56,40 @@ export type Route =
   | { page: 'not-found'; path: string };
 
 /** The nav entry a route belongs to; a job's page belongs to Jobs. */
-export type Section = 'overview' | 'jobs' | 'facility' | 'alerts' | 'rules';
+export type Section = 'overview' | 'hosts' | 'jobs' | 'history' | 'facility' | 'alerts' | 'rules' | 'settings';
 
 export const EMPTY_JOBS_QUERY: JobsQuery = { user: '', project: '', offset: 0 };
+
+export const HISTORY_RANGES: readonly HistoryRange[] = ['today', '7d', '30d', 'custom'];
+export const HISTORY_BY: readonly HistoryBy[] = ['user', 'project', 'group', 'day'];
+export const DEFAULT_HISTORY_QUERY: HistoryQuery = { range: 'today', by: 'project', from: '', to: '' };
+
+/** A datetime-local value, minutes or seconds; anything else is dropped rather than guessed at. */
+const LOCAL_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/;
+
+function historyQuery(search: string): HistoryQuery {
+  const p = new URLSearchParams(search);
+  const range = p.get('range') as HistoryRange | null;
+  const by = p.get('by') as HistoryBy | null;
+  const date = (name: string) => {
+    const v = (p.get(name) ?? '').trim();
+    return LOCAL_DATE_TIME.test(v) ? v : '';
+  };
+  return {
+    range: range && HISTORY_RANGES.includes(range) ? range : DEFAULT_HISTORY_QUERY.range,
+    by: by && HISTORY_BY.includes(by) ? by : DEFAULT_HISTORY_QUERY.by,
+    from: date('from'),
+    to: date('to'),
+  };
+}
+
+function decodeParts(parts: readonly string[]): string[] | null {
+  try {
+    return parts.map((x) => decodeURIComponent(x));
+  } catch {
+    return null;
+  }
+}
 
 function jobsQuery(search: string): JobsQuery {
   const p = new URLSearchParams(search);
@@ -60,6 +117,9 @@ export function parseRoute(hash: string): Route {
   const search = q >= 0 ? raw.slice(q + 1) : '';
   if (path === '' || path === '/') return { page: 'overview' };
   if (path === '/jobs') return { page: 'jobs', query: jobsQuery(search) };
+  if (path === '/hosts') return { page: 'hosts' };
+  if (path === '/history') return { page: 'history', query: historyQuery(search) };
+  if (path === '/settings') return { page: 'settings' };
   if (path === '/facility') return { page: 'facility' };
   if (path === '/alerts') return { page: 'alerts' };
   if (path === '/rules') return { page: 'rules', rule: (new URLSearchParams(search).get('rule') ?? '').trim() };
@@ -71,6 +131,11 @@ export function parseRoute(hash: string): Route {
       // A malformed escape (`%zz`) names no job.
     }
   }
+  const gpu = /^\/gpu\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(path);
+  if (gpu) {
+    const parts = decodeParts(gpu.slice(1) as string[]);
+    if (parts) return { page: 'gpu', site: parts[0] as string, host: parts[1] as string, gpu: parts[2] as string };
+  }
   return { page: 'not-found', path };
 }
 
@@ -78,6 +143,13 @@ export function sectionOf(route: Route): Section | null {
   switch (route.page) {
     case 'overview':
       return 'overview';
+    case 'hosts':
+    case 'gpu':
+      return 'hosts';
+    case 'history':
+      return 'history';
+    case 'settings':
+      return 'settings';
     case 'jobs':
     case 'job':
       return 'jobs';
@@ -109,4 +181,23 @@ export function jobsHref(query: Partial<JobsQuery> = {}): string {
 /** The rules page, with one rule's test panel open when `rule` is given. */
 export function rulesHref(rule = ''): string {
   return rule ? `#/rules?${new URLSearchParams({ rule })}` : '#/rules';
+}
+
+/** One GPU's page; each part is one encoded segment, so `/` inside a MIG id survives. */
+export function gpuHref(ref: GpuRef): string {
+  return `#/gpu/${encodeURIComponent(ref.site)}/${encodeURIComponent(ref.host)}/${encodeURIComponent(ref.gpu)}`;
+}
+
+/** Only non-default values go into the link; from and to only for a custom range. */
+export function historyHref(query: Partial<HistoryQuery> = {}): string {
+  const p = new URLSearchParams();
+  const range = query.range ?? DEFAULT_HISTORY_QUERY.range;
+  if (range !== DEFAULT_HISTORY_QUERY.range) p.set('range', range);
+  if (query.by && query.by !== DEFAULT_HISTORY_QUERY.by) p.set('by', query.by);
+  if (range === 'custom') {
+    if (query.from) p.set('from', query.from);
+    if (query.to) p.set('to', query.to);
+  }
+  const s = p.toString();
+  return s ? `#/history?${s}` : '#/history';
 }
