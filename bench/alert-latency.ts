@@ -8,7 +8,7 @@
  * `node dist/bench/alert-latency.js`; `npm run bench` includes it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -23,7 +23,13 @@ export interface LatencyFigures {
   spikes: number;
   webhook: { n: number; p50: number; p99: number; missing: number };
   ws: { n: number; p50: number; p99: number; missing: number };
+  /** Window publish -> the first fleet-view frame after it that carries its bucket (10 Hz coalescing). */
+  live: { n: number; p50: number; p99: number; missing: number };
   windowsPerSecond: number;
+  /** Server RSS with 10,000 GPUs monitored and a 60-minute live ring, MB, and per GPU, KB. */
+  rssMb: number;
+  rssPerGpuKb: number;
+  gpus: number;
 }
 
 function percentile(xs: number[], p: number): number {
@@ -60,6 +66,8 @@ export async function alertLatency(seconds = 30, hosts = 1250, gpus = 8): Promis
   const dir = mkdtempSync(join(tmpdir(), 'kilowatch-latency-'));
   const hooks = new Map<string, number>();
   const frames = new Map<string, number>();
+  /** Fleet frames: when each arrived and the buckets it carried. */
+  const fleetFrames: { at: number; buckets: Set<number> }[] = [];
   const keyOf = (host: string, at: number) => `${host}|${at}`;
   const receiver = createServer((req, res) => {
     let text = '';
@@ -78,18 +86,20 @@ export async function alertLatency(seconds = 30, hosts = 1250, gpus = 8): Promis
     'rules:',
     '  - { id: spike, type: threshold, target: { kind: gpu }, metric: power_w, above: 900, clear: 800, severity: critical }',
   ].join('\n'));
-  const server = spawn(process.execPath, [join(ROOT, 'bin/kilowatch.js'), 'server', '--broker', broker.url, '--port', '0', '--data-dir', dir, '--sites', 'bench', '--alert-rules', join(dir, 'rules.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = spawn(process.execPath, [join(ROOT, 'bin/kilowatch.js'), 'server', '--broker', broker.url, '--port', '0', '--data-dir', dir, '--sites', 'bench', '--alert-rules', join(dir, 'rules.yaml'), '--history-minutes', '60', '--max-host-rate', '100000'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let ws: WebSocket | undefined;
   try {
     const url = await until(server, /server ready at (http:\/\/\S+)/);
     ws = new WebSocket(`${url.replace('http', 'ws')}/api/v1/live`);
     ws.on('message', (d) => {
       const now = Date.now();
-      const m = JSON.parse(d.toString()) as { type: string; event?: { to: string; target: { host: string }; at: number } };
+      const m = JSON.parse(d.toString()) as { type: string; view?: string; columns?: number[][]; event?: { to: string; target: { host: string }; at: number } };
       if (m.type === 'alert' && m.event?.to === 'firing') frames.set(keyOf(m.event.target.host, m.event.at), now);
+      if (m.type === 'data' && m.view === 'fleet') fleetFrames.push({ at: now, buckets: new Set(m.columns?.[0] ?? []) });
     });
     await new Promise((r) => ws!.once('open', r));
     ws.send(JSON.stringify({ type: 'subscribe', view: 'alerts' }));
+    ws.send(JSON.stringify({ type: 'subscribe', view: 'fleet' }));
     const health0 = (await (await fetch(`${url}/api/v1/health`)).json()) as { ingest: { windows: number } };
     const gen = spawn(process.execPath, [join(ROOT, 'dist/bench/fleet-at-offsets.js'), JSON.stringify({ url: broker.url, hosts, gpus, seconds, spikesPerSecond: 5, spikeW: 950 })], { stdio: ['ignore', 'pipe', 'inherit'] });
     const published = new Map<string, number>();
@@ -101,7 +111,19 @@ export async function alertLatency(seconds = 30, hosts = 1250, gpus = 8): Promis
     const elapsed = (Date.now() - t0) / 1000;
     await new Promise((r) => setTimeout(r, 3000));
     const health1 = (await (await fetch(`${url}/api/v1/health`)).json()) as { ingest: { windows: number } };
-    return { spikes: published.size, webhook: stats(published, hooks), ws: stats(published, frames), windowsPerSecond: ((health1.ingest.windows - health0.ingest.windows) * gpus) / elapsed };
+    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'))?.[1] ?? NaN);
+    // Live latency: for each timed window, the first fleet frame after its publish that carries its bucket.
+    const live = new Map<string, number>();
+    for (const [k, at] of published) {
+      const bucket = Number(k.slice(k.indexOf('|') + 1)) - 1000;
+      const f = fleetFrames.find((x) => x.at >= at && x.buckets.has(bucket));
+      if (f) live.set(k, f.at);
+    }
+    return {
+      spikes: published.size, webhook: stats(published, hooks), ws: stats(published, frames), live: stats(published, live),
+      windowsPerSecond: ((health1.ingest.windows - health0.ingest.windows) * gpus) / elapsed,
+      rssMb: rssKb / 1024, rssPerGpuKb: rssKb / (hosts * gpus), gpus: hosts * gpus,
+    };
   } finally {
     ws?.terminate();
     server.kill('SIGINT');

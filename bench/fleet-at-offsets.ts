@@ -30,6 +30,9 @@ const gpu = (i: number, max?: number) => {
   return `{"id":"GPU-lat-${String(i).padStart(4, '0')}-0000-4000-8000-000000000000","power_w":${stat(p, max)},"util_pct":${stat(50)},"temp_c":${stat(60)},"power_limit_w":700}`;
 };
 const normal = Array.from({ length: args.gpus }, (_, i) => gpu(i)).join(',');
+// The host total the collector sums per sample at the edge, as every real window carries it.
+const hostW = Array.from({ length: args.gpus }, (_, i) => 300 + (i % 7) * 50).reduce((x, y) => x + y, 0);
+const hostPower = (max: number) => `"host_power_w":${stat(hostW, max)}`;
 const spiked = [gpu(0, args.spikeW), ...Array.from({ length: args.gpus - 1 }, (_, i) => gpu(i + 1))].join(',');
 const bootId = randomBytes(6).toString('hex');
 
@@ -51,7 +54,7 @@ async function main(): Promise<void> {
       const wait = due - Date.now();
       if (wait > 2) await new Promise((r) => setTimeout(r, wait));
       const spike = (h + k) % spacing === 0;
-      const payload = `{"v":1,"boot_id":"${bootId}","seq":${k},"first_seq":0,"ts":${ts},"window_ms":1000,"gpus":[${spike ? spiked : normal}]}`;
+      const payload = `{"v":1,"boot_id":"${bootId}","seq":${k},"first_seq":0,"ts":${ts},"window_ms":1000,${hostPower(spike ? hostW + args.spikeW : hostW + 10)},"gpus":[${spike ? spiked : normal}]}`;
       clients[h % n]!.publish(topics[h]!, payload, { qos: 1 });
       published += 1;
       if (spike) console.log(JSON.stringify({ host: `lat-${h}`, windowEnd: second, publishedAt: Date.now() }));
