@@ -40,6 +40,14 @@ interface StreamState {
 
 const MAX_LOST_RANGES = 50;
 
+/**
+ * Boots kept in memory per (site, host, stream). A collector restarts a few
+ * times a week; a storm of messages each under a fresh boot (a broken or
+ * hostile sender) would otherwise add a stream per message until the hourly
+ * prune. The oldest settled boot gives way (its rows stay in the store).
+ */
+const MAX_BOOTS_PER_STREAM = 16;
+
 export type Offer = 'new' | 'duplicate';
 
 export interface DeliveryTotals {
@@ -47,6 +55,8 @@ export interface DeliveryTotals {
   duplicates: number;
   rejected_settled: number;
   lost_windows: number;
+  /** Boots forgotten from memory (more than 16 of one stream): their state stays in the store. */
+  evicted_boots: number;
 }
 
 export class DeliveryLedger {
@@ -55,7 +65,11 @@ export class DeliveryLedger {
   private readonly ackDirty = new Map<string, Set<StreamState>>();
   /** Streams changed outside a commit (rejects, loss), persisted with the next batch. */
   private readonly persistDirty = new Set<StreamState>();
+  /** Per (site, host, stream): its boots in memory, oldest first. */
+  private readonly bootsOf = new Map<string, StreamState[]>();
   duplicates = 0;
+  /** Boots forgotten from memory to keep MAX_BOOTS_PER_STREAM. */
+  evictedBoots = 0;
 
   private static id(k: StreamKey): string {
     return `${k.site}\n${k.host}\n${k.stream}\n${k.bootId}`;
@@ -71,8 +85,23 @@ export class DeliveryLedger {
     if (!s) {
       s = { key: { ...key }, settled: new SeqRanges(), pending: new Set(), rejected: 0, lost: 0, lostRanges: [], updatedMs: now };
       this.streams.set(id, s);
+      this.keepBootsBounded(s);
     }
     return s;
+  }
+
+  /** Forgets the oldest boot of the stream that has nothing waiting for a commit; its ack and row still go out (the dirty sets hold it). */
+  private keepBootsBounded(s: StreamState): void {
+    const k = `${s.key.site}\n${s.key.host}\n${s.key.stream}`;
+    const boots = this.bootsOf.get(k) ?? [];
+    boots.push(s);
+    this.bootsOf.set(k, boots);
+    if (boots.length <= MAX_BOOTS_PER_STREAM) return;
+    const i = boots.findIndex((b) => b !== s && b.pending.size === 0);
+    if (i < 0) return;
+    const [old] = boots.splice(i, 1);
+    this.streams.delete(DeliveryLedger.id(old!.key));
+    this.evictedBoots += 1;
   }
 
   private markAck(s: StreamState): void {
@@ -204,6 +233,10 @@ export class DeliveryLedger {
     for (const [id, s] of this.streams) {
       if (s.updatedMs < olderThanMs && s.pending.size === 0) {
         this.streams.delete(id);
+        const k = `${s.key.site}\n${s.key.host}\n${s.key.stream}`;
+        const boots = this.bootsOf.get(k)?.filter((b) => b !== s) ?? [];
+        if (boots.length === 0) this.bootsOf.delete(k);
+        else this.bootsOf.set(k, boots);
         n++;
       }
     }
@@ -217,6 +250,6 @@ export class DeliveryLedger {
       rejected += s.rejected;
       lost += s.lost;
     }
-    return { streams: this.streams.size, duplicates: this.duplicates, rejected_settled: rejected, lost_windows: lost };
+    return { streams: this.streams.size, duplicates: this.duplicates, rejected_settled: rejected, lost_windows: lost, evicted_boots: this.evictedBoots };
   }
 }

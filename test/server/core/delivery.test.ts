@@ -98,4 +98,15 @@ describe('delivery ledger', () => {
     expect(l.prune(200)).toBe(1);
     expect(l.totals().streams).toBe(0);
   });
+
+  it('keeps at most 16 boots of a stream in memory: a storm of fresh boots is settled, acknowledged and persisted, not hoarded', () => {
+    const l = new DeliveryLedger();
+    l.offer(K, 0, 0, 0); // the live boot, with a window waiting for its commit: never forgotten
+    for (let i = 0; i < 1000; i++) l.reject({ ...K, bootId: `storm-${i}` }, 3, 0, 0);
+    expect(l.totals().streams).toBe(16);
+    expect(l.evictedBoots).toBe(985);
+    expect(l.takeAcks(0)[0]!.ack.acks).toHaveLength(1000); // every reject is still acknowledged
+    expect(l.rowsForCommit([item(0)], 0)).toHaveLength(1001); // and persisted with the next batch
+    expect(l.offer(K, 0, 0, 0)).toBe('duplicate'); // the live boot kept its state
+  });
 });
