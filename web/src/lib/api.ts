@@ -67,6 +67,17 @@ export interface SourceTotals {
   energy_j: number;
   cost: number;
   carbon_g: number;
+  /** Not sent by the server yet (the site file has it); read when present. */
+  capacity_kw?: number;
+}
+
+/** A power source as the site file declares it; the facility report may list them as `sources`. */
+export interface SourceInfo {
+  name: string;
+  kind?: string;
+  capacity_kw?: number;
+  /** The meter stream that measures it, `host/meter`. */
+  meter?: string;
 }
 
 export type FacilityReport =
@@ -84,7 +95,106 @@ export type FacilityReport =
       by_source: Record<string, SourceTotals>;
       peaks: { month: string; peak_kw: number; at: number }[];
       peak_basis: string;
+      /** The declared sources with capacity and meter, when the server lists them. */
+      sources?: SourceInfo[];
     };
+
+/** GET /api/v1/efficiency: the ledger summed per user, project, site (`group`) or local day. */
+export interface EfficiencyRow {
+  key: string;
+  jobs: number;
+  energy_j: number;
+  kwh: number;
+  gpu_hours: number;
+  w_per_gpu: number | null;
+  allocated_idle_j: number;
+  method: EnergyMethod | null;
+  mean_util_pct: number | null;
+  j_per_unit: Record<string, number>;
+  /** Not sent by the server yet; shown when present. */
+  cost?: number;
+  carbon_g?: number;
+}
+
+export interface EfficiencyReport {
+  by: 'user' | 'project' | 'group' | 'day';
+  time_zone: string;
+  rows: EfficiencyRow[];
+  /** Energy of GPUs no job held, and energy a gap kept from being split, over the range. */
+  idle_j: number;
+  unattributed_j: number;
+  currency?: string;
+}
+
+/** Min, max, mean and last of a window's samples; n of them. */
+export interface Stat {
+  min: number;
+  max: number;
+  mean: number;
+  last: number;
+  n: number;
+}
+
+export interface FleetGpu {
+  id: string;
+  name: string | null;
+  power_w: Stat | null;
+  energy_mj: number | null;
+  util_pct: Stat | null;
+  mem_used_mib: Stat | null;
+  temp_c: Stat | null;
+  sm_clock_mhz: Stat | null;
+  power_limit_w: number | null;
+}
+
+export interface FleetMeter {
+  id: string;
+  kind: string | null;
+  name: string | null;
+  last_window_ts: number | null;
+  power_w: Stat | null;
+  energy_import_wh: number | null;
+  energy_export_wh: number | null;
+  voltage_v: number | null;
+  current_a: number | null;
+  pf: number | null;
+}
+
+export interface FleetHost {
+  site: string;
+  host: string;
+  state: string;
+  stale: boolean;
+  simulated: boolean;
+  boot_id: string | null;
+  version: string | null;
+  sources: string[];
+  last_window_ts: number | null;
+  window_ms: number | null;
+  power_w: Stat | null;
+  windows: number;
+  late_windows: number;
+  gpus: FleetGpu[];
+  /** Absent on hosts without meters in some answers. */
+  meters?: FleetMeter[];
+}
+
+/** GET /api/v1/fleet: every host and GPU with its latest window. */
+export interface FleetView {
+  ts: number;
+  simulated: boolean;
+  summary: { power_w: number; hosts: number; online_hosts: number; gpus: number; simulated: boolean; ts: number | null };
+  hosts: FleetHost[];
+}
+
+/** GET /api/v1/health, the fields the settings page shows. */
+export interface HealthView {
+  status: string;
+  version: string;
+  uptime_s: number;
+  mqtt?: { url: string; embedded: boolean; connected: boolean };
+  [field: string]: unknown;
+}
 
 export interface SeriesResult {
   unit: string;
@@ -184,8 +294,33 @@ export function jobUrl(id: string): string {
   return `api/v1/jobs/${encodeURIComponent(id)}`;
 }
 
-export function facilityUrl(range?: { from: number; to: number }): string {
-  return range ? `api/v1/facility?from=${range.from}&to=${range.to}` : 'api/v1/facility';
+export function facilityUrl(range?: { from: number; to?: number }): string {
+  if (!range) return 'api/v1/facility';
+  return range.to === undefined ? `api/v1/facility?from=${range.from}` : `api/v1/facility?from=${range.from}&to=${range.to}`;
+}
+
+export function efficiencyUrl(q: { by: EfficiencyReport['by']; from: number; to?: number }): string {
+  const p = new URLSearchParams({ by: q.by, from: String(q.from) });
+  if (q.to !== undefined) p.set('to', String(q.to));
+  return `api/v1/efficiency?${p}`;
+}
+
+export type SeriesMetric = 'power_w' | 'util_pct' | 'mem_used_mib' | 'temp_c' | 'sm_clock_mhz';
+
+/** GET /api/v1/series for one GPU (server/http/series-params.ts). */
+export function gpuSeriesUrl(q: { site: string; host: string; gpu: string; metric: SeriesMetric; agg: 'mean' | 'max'; from: number; to: number; step: number }): string {
+  const p = new URLSearchParams({
+    target: 'gpu',
+    site: q.site,
+    host: q.host,
+    gpu: q.gpu,
+    metric: q.metric,
+    agg: q.agg,
+    from: String(q.from),
+    to: String(q.to),
+    step: String(q.step),
+  });
+  return `api/v1/series?${p}`;
 }
 
 // Alerts (server/alerts/alert-routes.ts). Active alerts and transitions have
