@@ -4,7 +4,7 @@
  * per subscription, then arrays of columns [ts[], v1[], v2[], ...].
  */
 
-export type ViewName = 'fleet' | 'alerts' | 'host' | 'gpu' | 'job';
+export type ViewName = 'fleet' | 'alerts' | 'host' | 'gpu' | 'job' | 'group';
 
 export interface ColumnSpec {
   name: string;
@@ -50,7 +50,7 @@ export type ServerMessage =
    * after the schema, and after frames were skipped) means the columns are the
    * whole span; otherwise each row upserts by its ts.
    */
-  | { type: 'rows'; view: 'host' | 'gpu' | 'job'; id: string; replace: boolean; columns: (number | null)[][] }
+  | { type: 'rows'; view: 'host' | 'gpu' | 'job' | 'group'; id: string; replace: boolean; columns: (number | null)[][] }
   | { type: 'summary'; view: 'fleet'; summary: FleetSummary }
   /** The active alerts, whole: on subscribing to `alerts`, and after frames were skipped. */
   | { type: 'alerts'; view: 'alerts'; active: WsAlert[] }

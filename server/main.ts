@@ -185,6 +185,11 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
       tickMs: 100, summaryMs: 1000, maxBufferedBytes: 4 * 1024 * 1024, maxBehindMs: 30_000, now, storeStatus, activeAlerts: () => alerts.view().active,
       entities: (principal) => ({
         store, now,
+        groupHosts: (group) => {
+          const m = sites.groups.has(group) ? sites.members(group).hosts : undefined;
+          // Configured as `host` (any site) or `site/host`: resolved against the hosts known now.
+          return m && live.allHosts().filter((h) => m.has(h.host) || m.has(`${h.site}/${h.host}`)).map(({ site, host }) => ({ site, host }));
+        },
         jobGpus: async (job) => ((await jobsApi.visible(job, principal)) ? store.jobGpus(job, now()).then((g) => (g.length > 0 ? g : undefined)) : undefined),
       }),
     });

@@ -22,6 +22,8 @@ interface Subscription {
   /** Rows by ts, waiting for the next tick; sent only once the backfill went out. */
   pending: Map<number, (number | null)[]>;
   ready: boolean;
+  /** A group's running sums per bucket, so late hosts add to what was sent. */
+  sums: Map<number, (number | null)[]>;
   /** Set when rows were dropped or frames skipped: the next flush backfills it whole. */
   stale: boolean;
 }
@@ -31,6 +33,8 @@ export interface EntityDeps {
   now: () => number;
   /** A job's GPUs, or undefined when the job is unknown or not the caller's to see. */
   jobGpus: (job: string) => Promise<MemberSelector[] | undefined>;
+  /** A group's hosts, or undefined when the site file has no such group. */
+  groupHosts: (group: string) => { site: string; host: string }[] | undefined;
 }
 
 export class EntitySubscriptions {
@@ -47,7 +51,7 @@ export class EntitySubscriptions {
 
   async subscribe(view: EntityView, id: string | undefined, since: number | undefined): Promise<void> {
     const key = parseEntityId(view, id ?? '');
-    if (!key) return this.send({ type: 'error', reason: `${view} view needs an id: ${view === 'host' ? 'site/host' : view === 'gpu' ? 'site/host/gpu' : 'the job id'}`, view });
+    if (!key) return this.send({ type: 'error', reason: `${view} view needs an id: ${view === 'host' ? 'site/host' : view === 'gpu' ? 'site/host/gpu' : view === 'group' ? 'the group name' : 'the job id'}`, view });
     const name = `${view}:${key.id}`;
     if (!this.subs.has(name) && this.subs.size >= MAX_SUBSCRIPTIONS) return this.send({ type: 'error', reason: `at most ${MAX_SUBSCRIPTIONS} subscriptions per connection`, view, id: key.id });
     if (view === 'job') {
@@ -55,7 +59,12 @@ export class EntitySubscriptions {
       if (!gpus) return this.send({ type: 'error', reason: `no job "${key.id}"`, view, id: key.id });
       key.gpus = gpus;
     }
-    const sub: Subscription = { key, pending: new Map(), ready: false, stale: false };
+    if (view === 'group') {
+      const hosts = this.deps.groupHosts(key.id);
+      if (!hosts) return this.send({ type: 'error', reason: `no group "${key.id}" in the site file`, view, id: key.id });
+      key.hosts = hosts;
+    }
+    const sub: Subscription = { key, pending: new Map(), sums: new Map(), ready: false, stale: false };
     this.subs.set(name, sub);
     this.send({ type: 'schema', view, id: key.id, columns: [...ENTITY_COLUMNS[view]] });
     await this.backfill(sub, since);
@@ -70,7 +79,14 @@ export class EntitySubscriptions {
     for (const sub of this.subs.values()) {
       const row = rowOf(sub.key, site, host, w);
       if (!row) continue;
-      sub.pending.set(row[0]!, row);
+      if (sub.key.view === 'group') {
+        // A group's bucket grows as its hosts report: the parts add up (each host's window arrives once).
+        const sum = sub.sums.get(row[0]!) ?? [row[0]!, 0, 0, 0];
+        for (let i = 1; i < 4; i++) sum[i] = (sum[i] ?? 0) + (row[i] ?? 0);
+        sub.sums.set(row[0]!, sum);
+        if (sub.sums.size > MAX_PENDING) sub.sums.delete(sub.sums.keys().next().value as number);
+        sub.pending.set(row[0]!, [...sum]);
+      } else sub.pending.set(row[0]!, row);
       if (sub.pending.size > MAX_PENDING) {
         sub.pending.delete(sub.pending.keys().next().value as number);
         sub.stale = true;

@@ -101,11 +101,11 @@ export class LiveHub {
     } catch {
       return this.send(client, { type: 'error', reason: 'message is not JSON' });
     }
-    const views = ['fleet', 'alerts', 'host', 'gpu', 'job'];
+    const views = ['fleet', 'alerts', 'host', 'gpu', 'job', 'group'];
     if (!views.includes(msg?.view) || (msg.type !== 'subscribe' && msg.type !== 'unsubscribe')) {
-      return this.send(client, { type: 'error', reason: 'expected {"type":"subscribe"|"unsubscribe","view":"fleet"|"alerts"|"host"|"gpu"|"job","id"?: string,"since"?: ms}' });
+      return this.send(client, { type: 'error', reason: 'expected {"type":"subscribe"|"unsubscribe","view":"fleet"|"alerts"|"host"|"gpu"|"job"|"group","id"?: string,"since"?: ms}' });
     }
-    if (msg.view === 'host' || msg.view === 'gpu' || msg.view === 'job') {
+    if (msg.view === 'host' || msg.view === 'gpu' || msg.view === 'job' || msg.view === 'group') {
       if (!client.entities) return this.send(client, { type: 'error', reason: `the ${msg.view} view needs the store`, view: msg.view });
       if (msg.type === 'unsubscribe') return client.entities.unsubscribe(msg.view, msg.id);
       const since = typeof msg.since === 'number' && Number.isFinite(msg.since) ? msg.since : undefined;

@@ -48,6 +48,8 @@ describe('live views', () => {
     ws.send(JSON.stringify({ type: 'subscribe', view: 'gpu', id: 'local' })); // no host, no GPU
     ws.send(JSON.stringify({ type: 'subscribe', view: 'job', id: 'no-such-job' }));
     ws.send(JSON.stringify({ type: 'subscribe', view: 'fleet' }));
+    ws.send(JSON.stringify({ type: 'subscribe', view: 'group', id: 'rack-0' })); // the demo site's first rack: sim-00 to sim-03
+    ws.send(JSON.stringify({ type: 'subscribe', view: 'group', id: 'rack-9' }));
     await eventually(() => (['gpu', 'host', 'job'].every((v) => rowsOf(frames, v, v === 'gpu' ? `local/sim-00/${gpu}` : v === 'host' ? 'local/sim-00' : job.job).some((m) => !m.replace && m.columns[0].length > 0)) ? true : undefined), 15_000);
 
     const schema = frames.find((f) => f.msg.type === 'schema' && f.msg.view === 'gpu')!.msg;
@@ -61,7 +63,12 @@ describe('live views', () => {
     const jobRow = rowsOf(frames, 'job', job.job).find((m) => !m.replace)!;
     expect(jobRow.columns[1][0]).toBeGreaterThan(0);
     const errors = frames.filter((f) => f.msg.type === 'error').map((f) => f.msg.reason);
-    expect(errors).toEqual(expect.arrayContaining(['gpu view needs an id: site/host/gpu', 'no job "no-such-job"']));
+    expect(errors).toEqual(expect.arrayContaining(['gpu view needs an id: site/host/gpu', 'no job "no-such-job"', 'no group "rack-9" in the site file']));
+    // The rack's bucket sums its two reporting hosts (sim-00, sim-01) as they arrive.
+    const rack = await eventually(() => rowsOf(frames, 'group', 'rack-0').filter((m) => !m.replace).find((m) => m.columns[3].some((n: number) => n === 2)));
+    const i = rack.columns[3].indexOf(2);
+    expect(rack.columns[1][i]).toBeGreaterThan(0);
+    expect(rack.columns[2][i]).toBeGreaterThanOrEqual(rack.columns[1][i]);
 
     // At most 10 fleet frames a second (the 100 ms tick), whatever the window rate.
     const before = frames.length;
