@@ -194,7 +194,6 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
       }),
     });
     hub = liveHub;
-    liveHub.start();
 
     const jobsApi = new JobsApi({
       store, live, commits, now, maxFutureMs: config.maxFutureMs, maxAgeMs: policy.maxAgeMs, sites: config.sites,
@@ -261,6 +260,8 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     // Stopped before the HTTP server (stops run in reverse): its WebSockets are upgraded connections that
     // server.close() would wait for, so a connected browser would hold the shutdown open.
     stops.push(() => liveHub.stop());
+    // Its timers start once the HTTP server listens: a start that fails (a busy port) leaves none running.
+    liveHub.start();
 
     // SIGHUP: the settings, the site file and the rules file again; a bad one is refused whole, and nothing running changes.
     let running = config;

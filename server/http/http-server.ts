@@ -93,6 +93,11 @@ export class HttpServer {
   async start(): Promise<string> {
     const handler = (req: IncomingMessage, res: ServerResponse) => this.handle(req, res);
     const server: Server = this.opts.tls ? createTlsServer({ cert: this.opts.tls.cert, key: this.opts.tls.key }, handler) : createServer(handler);
+    // A request Node cannot even parse (a broken request line) is answered here, in JSON like every other refusal.
+    server.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":"malformed HTTP request"}');
+      else socket.destroy();
+    });
     server.on('upgrade', (req, socket, head) => {
       if (new URL(req.url ?? '/', 'http://local').pathname !== '/api/v1/live') return void socket.destroy();
       const who = this.opts.auth ? this.opts.auth.authenticateUpgrade(req) : { ok: true as const, principal: LOCAL };
