@@ -37,6 +37,8 @@ const PEER_RATE = 5_000; // messages (= GPU-windows) per second
 const FILTER = 'kilowatch/v1/bench/+/gpu';
 const FOOTPRINT_SECONDS = Number(process.env.KW_BENCH_FOOTPRINT_SECONDS ?? 20);
 
+/** The summary column: whether a row's goal was met in this run. */
+const met = (ok: boolean) => (ok ? 'yes' : '**no**');
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 /**
@@ -140,23 +142,23 @@ async function main(): Promise<void> {
     `Medians of ${REPEATS} runs of ${STEP_SECONDS} s each. "Kept up": at least 97 % of what was published had arrived 1 s after the generator stopped (flat lag).`,
     `Footprint rows: one run of ${FOOTPRINT_SECONDS} s after ${Number(process.env.KW_BENCH_FOOTPRINT_WARM_MS ?? 30_000) / 1000} s of warm-up (the steady state of a long-running collector), CPU and RSS read from /proc.`,
     '',
-    '| row | measure | kilowatch | ceiling / peer | ratio | goal |',
-    '|---|---|---|---|---|---|',
-    `| ingest (8 GPUs/msg, Mosquitto, QoS 1, DuckDB + acks on) | highest offered rate kept up, GPU-windows/s (median received) | ${fmt(serverRate)} | bare mqtt.js subscriber: ${fmt(bareRate)} | ${bareRate ? fmt((100 * serverRate) / bareRate) + ' %' : 'n/a'} | ≥ 100,000 and ≥ 50 % of the ceiling |`,
-    `| ingest | CPU per GPU-window, µs | ${fmt(cpuUs(server.best, 8), 2)} | bare subscriber: ${fmt(cpuUs(bare.best, 8), 2)} | | |`,
-    `| ingest | GPU rows stored per GPU-window received | ${fmt(stored, 3)} | | | 1.000 |`,
-    `| peer (1 GPU/msg, ${fmt(PEER_RATE)} msg/s) | CPU per message, µs | ${fmt(kwPeerUs, 1)} | prometheus-mqtt-exporter: ${fmt(expUs, 1)} | ${fmt(expUs / kwPeerUs, 2)}× less | ≥ 2× less |`,
-    ...fp.map((f) => `| collector footprint, 8 GPUs at 10 Hz, source ${f.source} | CPU, % of one core (over ${fmt(f.seconds)} s) / RSS | ${fmt(f.cpuPercentOfCore, 2)} % / ${fmt(f.rssMb, 1)} MB | | | ≤ 2 % / ≤ 80 MB |`),
-    `| alerts (10,000 GPUs at 1 Hz, hosts at their offsets, Mosquitto, DuckDB on; ${lat.spikes} spike windows, ${fmt(lat.windowsPerSecond)} GPU-windows/s taken in) | window publish → webhook receipt, p50 / p99, ms | ${fmt(lat.webhook.p50)} / ${fmt(lat.webhook.p99)} (${lat.webhook.missing} missing) | | | p50 reported, p99 ≤ 250 |`,
-    `| alerts | window publish → WebSocket alert frame, p50 / p99, ms | ${fmt(lat.ws.p50)} / ${fmt(lat.ws.p99)} (${lat.ws.missing} missing) | | | p50 reported, p99 ≤ 250 |`,
-    `| live latency (same run: 10,000 GPUs at 1 Hz, hosts at their offsets, 100 ms coalescing) | window publish → the first fleet-view WebSocket frame carrying its bucket (a Node client, not a browser), p50 / p99, ms | ${fmt(lat.live.p50)} / ${fmt(lat.live.p99)} (${lat.live.missing} missing) | | | p99 ≤ 150 |`,
-    `| memory (same run, 60-minute live ring) | server RSS per monitored GPU, KB (RSS ${fmt(lat.rssMb, 1)} MB / ${fmt(lat.gpus)} GPUs) | ${fmt(lat.rssPerGpuKb, 1)} | | | ≤ 50 |`,
-    `| DuckDB append (de-duplication, energy, host totals, rollups, delivery state; one DuckDB thread) | GPU rows (samples) per second | ${fmt(kwAppend)} | bare appender, same rows: ${fmt(bareAppend)} | ${fmt((100 * kwAppend) / bareAppend)} % | ≥ 1,000,000 |`,
-    `| DuckDB on disk | bytes per GPU row, all tables after a checkpoint | ${fmt(bytes, 1)} | | | reported |`,
-    `| DuckDB append | longest event-loop block while writing batches of 8,000 GPU rows, ms | ${fmt(blocked, 1)} | | | short ("nothing blocks the event loop for long") |`,
-    `| VictoriaMetrics write (1000 hosts x 8 GPUs x 20 s, 5,000-line requests) | points per second through the influx client's WriteApi | ${fmt(vmClient)} | raw line-protocol POST, same lines: ${fmt(vmRaw)} | ${fmt((100 * vmClient) / vmRaw)} % | ≥ 300,000 |`,
-    `| VictoriaMetrics on disk | bytes per point, after its flush | ${fmt(vmBytes, 2)} | | | reported |`,
-    `| rollup queries, 64 GPUs x 30 days (${fmt(queries.rollupRows)} minute rows) | p95 of ${queries.runs}: one day of fleet energy by hour / one job's power curve (6 h at 1 min) | ${fmt(queries.fleetDayByHourP95Ms, 1)} ms / ${fmt(queries.jobCurveP95Ms, 1)} ms | | | ≤ 200 ms each |`,
+    '| row | measure | kilowatch | ceiling / peer | ratio | goal | met |',
+    '|---|---|---|---|---|---|---|',
+    `| ingest (8 GPUs/msg, Mosquitto, QoS 1, DuckDB + acks on) | highest offered rate kept up, GPU-windows/s (median received) | ${fmt(serverRate)} | bare mqtt.js subscriber: ${fmt(bareRate)} | ${bareRate ? fmt((100 * serverRate) / bareRate) + ' %' : 'n/a'} | ≥ 100,000 and ≥ 50 % of the ceiling | ${met(serverRate >= 100_000 && bareRate > 0 && serverRate >= bareRate / 2)} |`,
+    `| ingest | CPU per GPU-window, µs | ${fmt(cpuUs(server.best, 8), 2)} | bare subscriber: ${fmt(cpuUs(bare.best, 8), 2)} | | | reported |`,
+    `| ingest | GPU rows stored per GPU-window received | ${fmt(stored, 3)} | | | 1.000 | ${met(stored >= 0.9995)} |`,
+    `| peer (1 GPU/msg, ${fmt(PEER_RATE)} msg/s) | CPU per message, µs | ${fmt(kwPeerUs, 1)} | prometheus-mqtt-exporter: ${fmt(expUs, 1)} | ${fmt(expUs / kwPeerUs, 2)}× less | ≥ 2× less | ${met(expUs / kwPeerUs >= 2)} |`,
+    ...fp.map((f) => `| collector footprint, 8 GPUs at 10 Hz, source ${f.source} | CPU, % of one core (over ${fmt(f.seconds)} s) / RSS | ${fmt(f.cpuPercentOfCore, 2)} % / ${fmt(f.rssMb, 1)} MB | | | ≤ 2 % / ≤ 80 MB | ${met(f.cpuPercentOfCore <= 2 && f.rssMb <= 80)} |`),
+    `| alerts (10,000 GPUs at 1 Hz, hosts at their offsets, Mosquitto, DuckDB on; ${lat.spikes} spike windows, ${fmt(lat.windowsPerSecond)} GPU-windows/s taken in) | window publish → webhook receipt, p50 / p99, ms | ${fmt(lat.webhook.p50)} / ${fmt(lat.webhook.p99)} (${lat.webhook.missing} missing) | | | p50 reported, p99 ≤ 250 | ${met(lat.webhook.p99 <= 250 && lat.webhook.missing === 0)} |`,
+    `| alerts | window publish → WebSocket alert frame, p50 / p99, ms | ${fmt(lat.ws.p50)} / ${fmt(lat.ws.p99)} (${lat.ws.missing} missing) | | | p50 reported, p99 ≤ 250 | ${met(lat.ws.p99 <= 250 && lat.ws.missing === 0)} |`,
+    `| live latency (same run: 10,000 GPUs at 1 Hz, hosts at their offsets, 100 ms coalescing) | window publish → the first fleet-view WebSocket frame carrying its bucket (a Node client, not a browser), p50 / p99, ms | ${fmt(lat.live.p50)} / ${fmt(lat.live.p99)} (${lat.live.missing} missing) | | | p99 ≤ 150 | ${met(lat.live.p99 <= 150 && lat.live.missing === 0)} |`,
+    `| memory (same run, 60-minute live ring) | server RSS per monitored GPU, KB (RSS ${fmt(lat.rssMb, 1)} MB / ${fmt(lat.gpus)} GPUs) | ${fmt(lat.rssPerGpuKb, 1)} | | | ≤ 50 | ${met(lat.rssPerGpuKb <= 50)} |`,
+    `| DuckDB append (de-duplication, energy, host totals, rollups, delivery state; one DuckDB thread) | GPU rows (samples) per second | ${fmt(kwAppend)} | bare appender, same rows: ${fmt(bareAppend)} | ${fmt((100 * kwAppend) / bareAppend)} % | ≥ 1,000,000 | ${met(kwAppend >= 1_000_000)} |`,
+    `| DuckDB on disk | bytes per GPU row, all tables after a checkpoint | ${fmt(bytes, 1)} | | | reported | reported |`,
+    `| DuckDB append | longest event-loop block while writing batches of 8,000 GPU rows, ms | ${fmt(blocked, 1)} | | | short ("nothing blocks the event loop for long") | reported |`,
+    `| VictoriaMetrics write (1000 hosts x 8 GPUs x 20 s, 5,000-line requests) | points per second through the influx client's WriteApi | ${fmt(vmClient)} | raw line-protocol POST, same lines: ${fmt(vmRaw)} | ${fmt((100 * vmClient) / vmRaw)} % | ≥ 300,000 | ${met(vmClient >= 300_000)} |`,
+    `| VictoriaMetrics on disk | bytes per point, after its flush | ${fmt(vmBytes, 2)} | | | reported | reported |`,
+    `| rollup queries, 64 GPUs x 30 days (${fmt(queries.rollupRows)} minute rows) | p95 of ${queries.runs}: one day of fleet energy by hour / one job's power curve (6 h at 1 min) | ${fmt(queries.fleetDayByHourP95Ms, 1)} ms / ${fmt(queries.jobCurveP95Ms, 1)} ms | | | ≤ 200 ms each | ${met(queries.fleetDayByHourP95Ms <= 200 && queries.jobCurveP95Ms <= 200)} |`,
     '',
     'Steps tried (offered → received GPU-windows/s):',
     '',
@@ -171,7 +173,7 @@ async function main(): Promise<void> {
     '',
   ];
   writeFileSync(join(ROOT, 'bench/RESULTS.md'), lines.join('\n'));
-  console.log('\n' + lines.slice(6, 22).join('\n'));
+  console.log('\n' + lines.slice(6, 24).join('\n'));
   console.log('\nwritten to bench/RESULTS.md');
 }
 
