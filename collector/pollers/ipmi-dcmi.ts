@@ -15,6 +15,7 @@
  *   be an hour; the meter window makes its own over the collector's samples.
  *   DCMI has no energy counter: the server integrates the power.
  */
+import { ProblemLog } from './problem-log.js';
 import { spawn } from 'node:child_process';
 import type { MeterInfo } from '../../protocol/payloads.js';
 import type { MeterReading } from '../meters/reading.js';
@@ -97,13 +98,14 @@ export class IpmiDcmiPoller implements MeterPoller {
   private readonly loop: PollLoop<string>;
   private readonly counters: Record<'readings' | DcmiReason, number> = { readings: 0, deactivated: 0, incomplete: 0, unreadable: 0, bad_value: 0 };
   private emit: (reading: MeterReading, atMs: number) => void = () => undefined;
-  private lastProblem = '';
+  private readonly problems: ProblemLog;
 
   constructor(
     entry: PollerEntry,
     private readonly deps: PollerDeps,
   ) {
     this.id = entry.id;
+    this.problems = new ProblemLog(deps.log);
     this.settings = ipmiDcmiSettings(entry, `ipmi-dcmi ${entry.id}`).settings;
     const timeout = entry.timeout_ms ?? DEFAULT_TIMEOUT_MS;
     // The child inherits the collector's environment (PATH, proxies) with the C locale, so labels and numbers print as parsed.
@@ -113,7 +115,7 @@ export class IpmiDcmiPoller implements MeterPoller {
       timeoutMs: () => timeout,
       poll: (signal) => runCommand(this.settings.command, ipmitoolArgs(this.settings), env, signal),
       onResult: (text, at) => this.onResult(text, at),
-      onFailure: (kind, detail) => this.note(`ipmi-dcmi ${this.id}: ${kind === 'timeout' ? 'ipmitool killed at the deadline' : 'ipmitool failed'}: ${detail}`),
+      onFailure: (kind, detail) => this.problems.problem(`ipmi-dcmi ${this.id}: ${kind === 'timeout' ? 'ipmitool killed at the deadline' : 'ipmitool failed'}: ${detail}`),
       now: deps.now,
     });
   }
@@ -140,19 +142,11 @@ export class IpmiDcmiPoller implements MeterPoller {
     const parsed = dcmiMeterReading(this.id, text);
     if (!parsed.ok) {
       this.counters[parsed.reason] += 1;
-      return this.note(`ipmi-dcmi ${this.id}: no reading (${parsed.reason}): ${parsed.detail}`);
+      return this.problems.problem(`ipmi-dcmi ${this.id}: no reading (${parsed.reason}): ${parsed.detail}`);
     }
-    if (this.lastProblem) this.deps.log(`ipmi-dcmi ${this.id}: reading again`);
-    this.lastProblem = '';
+    this.problems.recovered(`ipmi-dcmi ${this.id}: reading again`);
     this.counters.readings += 1;
     this.emit(parsed.reading, atMs);
   }
 
-  /** Logs a problem when it differs from the one before; a BMC that stays deactivated logs once. */
-  private note(line: string): void {
-    const key = line.replace(/\d+/g, '#');
-    if (key === this.lastProblem) return;
-    this.lastProblem = key;
-    this.deps.log(line);
-  }
 }

@@ -18,6 +18,7 @@
  *   connects afresh: no half-read stream survives a timeout;
  * - the receive buffer never holds more than one frame (260 bytes).
  */
+import { ProblemLog } from './problem-log.js';
 import { Socket } from 'node:net';
 import type { MeterInfo } from '../../protocol/payloads.js';
 import type { MeterReading } from '../meters/reading.js';
@@ -159,7 +160,7 @@ export class ModbusPoller implements MeterPoller {
   private readonly loop: PollLoop<BlockWords[]>;
   private readonly counters = { readings: 0, bad_value: 0, missing: 0 };
   private emit: (reading: MeterReading, atMs: number) => void = () => undefined;
-  private lastProblem = '';
+  private readonly problems: ProblemLog;
 
   /** From an entry the registry has checked (modbusSettings); constructors only assign. */
   constructor(
@@ -167,6 +168,7 @@ export class ModbusPoller implements MeterPoller {
     private readonly deps: PollerDeps,
   ) {
     this.id = entry.id;
+    this.problems = new ProblemLog(deps.log);
     const settings = modbusSettings(entry, `modbus ${entry.id}`);
     if (!settings.points) throw new Error(settings.problems.join('; '));
     this.target = settings.target;
@@ -179,7 +181,7 @@ export class ModbusPoller implements MeterPoller {
       timeoutMs: () => timeout,
       poll: (signal) => this.pollOnce(signal),
       onResult: (blocks, at) => this.onResult(blocks, at),
-      onFailure: (kind, detail) => this.note(`collector pollers: modbus ${this.id} (${this.target.host}:${this.target.port} unit ${this.target.unit}): ${kind}: ${detail}`),
+      onFailure: (kind, detail) => this.problems.problem(`collector pollers: modbus ${this.id} (${this.target.host}:${this.target.port} unit ${this.target.unit}): ${kind}: ${detail}`),
       now: deps.now,
     });
   }
@@ -217,19 +219,11 @@ export class ModbusPoller implements MeterPoller {
     const r = readingFromRegisters(this.id, this.points, blocks);
     if (!r.ok) {
       this.counters[r.reason] += 1;
-      return this.note(`collector pollers: modbus ${this.id}: no reading (${r.reason}): ${r.detail}`);
+      return this.problems.problem(`collector pollers: modbus ${this.id}: no reading (${r.reason}): ${r.detail}`);
     }
-    if (this.lastProblem) this.deps.log(`collector pollers: modbus ${this.id}: reading again`);
-    this.lastProblem = '';
+    this.problems.recovered(`collector pollers: modbus ${this.id}: reading again`);
     this.counters.readings += 1;
     this.emit(r.reading, atMs);
   }
 
-  /** Logs a problem when it differs from the one before, so a meter that stays down logs once. */
-  private note(line: string): void {
-    const key = line.replace(/\d+/g, '#');
-    if (key === this.lastProblem) return;
-    this.lastProblem = key;
-    this.deps.log(line);
-  }
 }

@@ -4,37 +4,19 @@
  * acknowledgements and inhibition). Pure: the engine (engine.ts) owns one
  * AlertState and passes it through; nothing here reads a clock or does I/O.
  */
-import type { Rule, Severity } from './rules.js';
+import type { WsAlert, WsAlertEvent, WsAlertTarget } from '../../protocol/ws.js';
+import type { Rule } from './rules.js';
 import type { SiteIndex } from './site-index.js';
 
-/** What an alert is about: its stable label (`gpu:dc/node-01/GPU-…`) and the names behind it. */
-export interface TargetRef {
-  label: string;
-  site?: string;
-  host?: string;
-  gpu?: string;
-  group?: string;
-  source?: string;
-}
+/** What an alert is about: its stable label (`gpu:dc/node-01/GPU-…`) and the names behind it (protocol/ws.ts). */
+export type TargetRef = WsAlertTarget;
 
-export interface Alert {
-  /** `<rule id>|<target label>`: one alert per rule and target (de-duplication). */
-  key: string;
-  rule: string;
-  severity: Severity;
-  target: TargetRef;
-  state: 'pending' | 'firing';
-  /** When it entered its state: the data's time for window rules, the server's for health rules. */
-  since: number;
+/** An active alert: what the WebSocket and the API show (protocol/ws.ts), and what the engine keeps beside it. */
+export interface Alert extends WsAlert {
   /** When it was last evaluated (the window's end, or the server's clock). */
   lastAt: number;
-  value: number;
-  message: string;
-  acked?: { by: string; at: number };
   /** Whether its firing was sent out: only then is its resolution sent too. */
   notified: boolean;
-  /** Firing, but suppressed by a firing cause (a no-data alert of a host that is offline). */
-  inhibited: boolean;
 }
 
 export interface Silence {
@@ -49,22 +31,8 @@ export interface Silence {
   created: number;
 }
 
-/** One transition, as stored in the history and sent out when `notify` is set. */
-export interface AlertEvent {
-  key: string;
-  rule: string;
-  severity: Severity;
-  target: TargetRef;
-  from: 'inactive' | 'pending' | 'firing';
-  /** `late`: a window replayed from a spool met the condition; recorded, never sent as live. */
-  to: 'pending' | 'firing' | 'resolved' | 'late';
-  value: number;
-  at: number;
-  message: string;
-  notify: boolean;
-  silenced?: string;
-  inhibited?: boolean;
-}
+/** One transition, as stored in the history and sent out when `notify` is set (protocol/ws.ts). */
+export type AlertEvent = WsAlertEvent;
 
 export interface AlertState {
   rules: Rule[];
