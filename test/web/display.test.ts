@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { kioskRequested, withoutKiosk } from '../../web/src/lib/kiosk.svelte.js';
-import { isPreference, resolveTheme } from '../../web/src/lib/theme.svelte.js';
+import { isPreference, kioskRequested, resolveTheme, withoutKiosk } from '../../web/src/lib/display.js';
 
 describe('theme', () => {
   it('follows the system until a theme is chosen', () => {

@@ -6,6 +6,7 @@ import {
   formatPower,
   lastValue,
   mergeColumns,
+  newestFullRow,
   pickColumns,
   scalePower,
   trimToWindow,
@@ -212,5 +213,20 @@ describe('formatPower', () => {
 
   it('splits value and unit for the big number', () => {
     expect(scalePower(48_210)).toEqual({ value: '48.2', unit: 'kW' });
+  });
+});
+
+describe('newestFullRow', () => {
+  it('takes the newest row every host reported in, else the best covered recent one', () => {
+    const cols = [
+      [1, 2, 3, 4],
+      [10, 11, 12, 9],
+      [12, 13, 14, 10],
+      [1, 1, 0.5, 0.875],
+    ];
+    expect(newestFullRow(cols, 3)).toBe(1);
+    expect(newestFullRow([[1, 2], [1, 1], [1, 1], [0.5, 0.75]], 3)).toBe(1);
+    expect(newestFullRow([[1, 2, 3], [1, 1, 1], [1, 1, 1], [0.5, 0.9, 0.75]], 3)).toBe(1);
+    expect(newestFullRow([[], [], [], []], 3)).toBe(-1);
   });
 });

@@ -130,6 +130,25 @@ export function lastValue(columns: Columns, c: number): number | null {
   return null;
 }
 
+/**
+ * The newest row in which every known host reported (coverage 1), else the
+ * newest with the highest coverage among the last `lookback` rows; -1 when
+ * empty. The newest row is often partial for a second while late hosts'
+ * windows arrive, and its summed peak then reads below the power now.
+ */
+export function newestFullRow(columns: Columns, coverageCol: number, lookback = 10): number {
+  const cov = columns[coverageCol];
+  const n = columns[0]?.length ?? 0;
+  if (n === 0) return -1;
+  let best = n - 1;
+  for (let i = n - 1; i >= Math.max(0, n - lookback); i--) {
+    const c = cov?.[i] ?? null;
+    if (c !== null && c >= 1) return i;
+    if (c !== null && c > (cov?.[best] ?? -1)) best = i;
+  }
+  return best;
+}
+
 export type PowerUnit = 'W' | 'kW' | 'MW';
 
 export interface ScaledPower {

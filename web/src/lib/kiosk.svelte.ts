@@ -5,16 +5,7 @@
  * first paint) or by the Overview's button, and off by its Exit button or
  * Escape. The `kiosk` class on <html> does the styling (app.css).
  */
-export function kioskRequested(search: string): boolean {
-  return new URLSearchParams(search).get('kiosk') === '1';
-}
-
-/** The address without `kiosk=1`, so a reload after leaving kiosk mode stays out of it. */
-export function withoutKiosk(href: string): string {
-  const url = new URL(href);
-  url.searchParams.delete('kiosk');
-  return url.toString();
-}
+import { kioskRequested, withoutKiosk } from './display.js';
 
 export class Kiosk {
   on = $state(false);

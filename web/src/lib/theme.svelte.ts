@@ -9,20 +9,12 @@
  * change is announced with THEME_EVENT and they redraw (lib/mount-plot.ts,
  * the GPU grid).
  */
-export type ThemePreference = 'system' | 'light' | 'dark';
-export type ResolvedTheme = 'light' | 'dark';
+import { isPreference, resolveTheme, type ResolvedTheme, type ThemePreference } from './display.js';
+
+export type { ResolvedTheme, ThemePreference } from './display.js';
 
 export const THEME_KEY = 'kilowatch.theme';
 export const THEME_EVENT = 'kilowatch:theme';
-
-export function resolveTheme(preference: ThemePreference, systemDark: boolean): ResolvedTheme {
-  if (preference === 'light' || preference === 'dark') return preference;
-  return systemDark ? 'dark' : 'light';
-}
-
-export function isPreference(x: unknown): x is ThemePreference {
-  return x === 'system' || x === 'light' || x === 'dark';
-}
 
 function load(): ThemePreference {
   try {
