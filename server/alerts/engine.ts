@@ -42,14 +42,17 @@ export function reduce(s: AlertState, input: AlertInput, now: number): { state: 
   switch (input.kind) {
     case 'gpu': {
       const { site, host, window: w, late } = input;
-      if (!late) {
+      // The hot path: every GPU window of the fleet. Only the memory some rule reads is kept.
+      const types = ruleTypes(s.rules);
+      if (types.size === 0) break;
+      if (!late && types.has('no_data')) {
         s.lastSeen.set(hostRef(site, host).label, now);
         for (const g of w.gpus) s.lastSeen.set(gpuRef(site, host, g.id).label, now);
         resolveNoData(s, site, host, w, now, guard, out);
       }
       onGpuWindow(s, site, host, w, late, now, matcher(s), guard, out);
-      const p = hostPower(w);
-      if (p && !late) onHostPower(s, `${site}/${host}`, p.mean, w.ts + w.window_ms, now, guard, out);
+      const p = !late && (types.has('budget') || types.has('drift')) ? hostPower(w) : undefined;
+      if (p) onHostPower(s, `${site}/${host}`, p.mean, w.ts + w.window_ms, now, guard, out);
       break;
     }
     case 'meter': {
@@ -76,6 +79,14 @@ export function reduce(s: AlertState, input: AlertInput, now: number): { state: 
     }
   }
   return { state: s, events: out };
+}
+
+/** The rule types of a rule set, cached per set (a new set is a new array). */
+const typesOf = new WeakMap<readonly Rule[], ReadonlySet<Rule['type']>>();
+function ruleTypes(rules: readonly Rule[]): ReadonlySet<Rule['type']> {
+  let t = typesOf.get(rules);
+  if (!t) typesOf.set(rules, (t = new Set(rules.map((r) => r.type))));
+  return t;
 }
 
 /** Rule matches per target, cached: the hot path asks once per GPU per rule per window. */

@@ -34,6 +34,8 @@ export interface GroupReport {
   gpu_method: EnergyMethod | null;
   gpu_coverage: number;
   meter_coverage: number | null;
+  /** Its hosts (`host` or `site/host`, as configured) and meters (`host/meter`), children's included. */
+  members: { hosts: string[]; meters: string[] };
 }
 
 export interface FacilityReport {
@@ -43,6 +45,8 @@ export interface FacilityReport {
   cost: number;
   carbon_g: number;
   by_source: CostCarbon['by_source'];
+  /** The site file's power sources: what a live view compares demand with. */
+  sources: { name: string; kind: string; capacity_kw: number; meter: string | null }[];
   peaks: { month: string; peak_kw: number; at: number }[];
   /** What the peak is computed from: the metered grid supply, else the GPUs. */
   peak_basis: 'grid meters' | 'gpu power';
@@ -102,6 +106,7 @@ export function facilityReport(site: SiteConfig, energy: { meters: readonly Quar
       gpu_method: gpu > 0 ? methodOf(gpu, counter) : null,
       gpu_coverage: coverage(energy.hosts, isHost, from, until),
       meter_coverage: meter === null ? null : coverage(energy.meters, (n) => m.meters.has(n), from, until),
+      members: { hosts: [...m.hosts], meters: [...m.meters] },
     };
   });
   const byQuarter = (rows: readonly QuarterEnergy[], keep: (name: string) => boolean) => {
@@ -121,6 +126,7 @@ export function facilityReport(site: SiteConfig, energy: { meters: readonly Quar
     cost: priced.cost,
     carbon_g: priced.carbon_g,
     by_source: priced.by_source,
+    sources: site.sources.map((s) => ({ name: s.name, kind: s.kind, capacity_kw: s.capacity_kw, meter: s.meter ?? null })),
     peaks: monthlyPeaks(quarters, timeZone),
     peak_basis: gridMeters.size > 0 ? 'grid meters' : 'gpu power',
   };

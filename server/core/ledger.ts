@@ -70,7 +70,7 @@ export interface LedgerStats {
 export class EnergyLedger {
   /** energyKey(site, host, gpu) -> the spans of jobs on that GPU. */
   private readonly spans = new Map<string, JobSpan[]>();
-  /** energyKey -> the end of the latest window attributed: a job event before it is late. */
+  /** `site\0host` -> the end of the latest window attributed there: a job event before it is late (one entry per host: the hot path). */
   private readonly latestEnd = new Map<string, number>();
   private readonly gaps = new GapMemory();
   private readonly counts = { gaps_reopened: 0, late_covered: 0, late_unplaced: 0, late_job_events: 0, late_job_ms: 0 };
@@ -91,7 +91,7 @@ export class EnergyLedger {
         open.to = Math.max(open.from, e.ts);
       }
       const changed = list.length > spansBefore || (e.event === 'end' && open !== undefined);
-      if (changed) lateMs = Math.max(lateMs, (this.latestEnd.get(key) ?? e.ts) - e.ts);
+      if (changed) lateMs = Math.max(lateMs, (this.latestEnd.get(`${site}\u0000${host}`) ?? e.ts) - e.ts);
       this.spans.set(key, list);
     }
     if (lateMs > 0) {
@@ -121,11 +121,12 @@ export class EnergyLedger {
     const out: LedgerDelta[] = [];
     const instancesOf = migInstances(w.gpus);
     const end = w.ts + w.window_ms;
+    const hostKey = `${site}\u0000${host}`;
+    if ((this.latestEnd.get(hostKey) ?? -Infinity) < end) this.latestEnd.set(hostKey, end);
     w.gpus.forEach((g, i) => {
       const e = energies[i];
       const key = energyKey(site, host, g.id);
       const instances = instancesOf.get(g.id) ?? [];
-      if ((this.latestEnd.get(key) ?? -Infinity) < end) this.latestEnd.set(key, end);
       if (e?.from === 'covered' && g.energy_mj !== undefined) return this.reopen(out, key, { site, host, w, board: g, instances, lateMj: g.energy_mj });
       if (e?.energy_j === undefined || e.energy_j === 0) return;
       if (e.from === 'counter' && e.since !== undefined && e.sinceMj !== undefined && g.energy_mj !== undefined) {

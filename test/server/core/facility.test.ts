@@ -38,6 +38,9 @@ describe('facilityReport', () => {
     const byName = Object.fromEntries(r.groups.map((g) => [g.name, g]));
     expect(byName['rack-a']).toMatchObject({ hosts: 2, gpu_energy_j: 26 * kwh, meter_energy_j: 35 * kwh, overhead_j: 9 * kwh });
     expect(byName['rack-a']!.meter_to_gpu).toBeCloseTo(35 / 26, 12);
+    expect(byName['rack-a']!.members.hosts).toHaveLength(2); // what a live view sums
+    expect(r.sources.map((x) => x.name)).toEqual(SITE.sources.map((x) => x.name));
+    expect(r.sources.every((x) => x.capacity_kw > 0)).toBe(true);
     expect(byName['rack-b']).toMatchObject({ hosts: 1, gpu_energy_j: 4 * kwh, meter_energy_j: null, overhead_j: null, meter_to_gpu: null });
     // The row has no meter of its own: its children's meters add up (rack-b has none), its GPUs are all three hosts'.
     expect(byName.row).toMatchObject({ hosts: 3, gpu_energy_j: 30 * kwh, meter_energy_j: 35 * kwh });
