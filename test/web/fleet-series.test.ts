@@ -9,6 +9,7 @@ import {
   newestFullRow,
   pickColumns,
   scalePower,
+  settledRowCount,
   trimToWindow,
   type Columns,
 } from '../../web/src/lib/fleet-series.js';
@@ -228,5 +229,15 @@ describe('newestFullRow', () => {
     expect(newestFullRow([[1, 2], [1, 1], [1, 1], [0.5, 0.75]], 3)).toBe(1);
     expect(newestFullRow([[1, 2, 3], [1, 1, 1], [1, 1, 1], [0.5, 0.9, 0.75]], 3)).toBe(1);
     expect(newestFullRow([[], [], [], []], 3)).toBe(-1);
+  });
+});
+
+describe('settledRowCount', () => {
+  const cols = (coverage: (number | null)[]) => [coverage.map((_, i) => i * 1000), coverage.map(() => 100), coverage.map(() => 120), coverage];
+  it('holds back the trailing buckets that are still filling, at most three', () => {
+    expect(settledRowCount(cols([1, 1, 1, 0.5, 0.2]), 3)).toBe(3);
+    expect(settledRowCount(cols([1, 1, 1]), 3)).toBe(3);
+    expect(settledRowCount(cols([0.8, 0.8, 0.8, 0.8, 0.8]), 3)).toBe(5); // a host is gone: the lower sum is real
+    expect(settledRowCount(cols([]), 3)).toBe(0);
   });
 });

@@ -149,6 +149,20 @@ export function newestFullRow(columns: Columns, coverageCol: number, lookback = 
   return best;
 }
 
+/**
+ * How many rows a chart should draw: the server sends the newest buckets while
+ * they still fill (hosts publish at offsets), so trailing rows below full
+ * coverage are held back, at most `maxHeld` of them (a host that went away
+ * lowers the coverage for good; its absence is then real and is drawn).
+ */
+export function settledRowCount(columns: Columns, coverageCol: number, maxHeld = 3): number {
+  const n = columns[0]?.length ?? 0;
+  const cov = columns[coverageCol];
+  let keep = n;
+  while (keep > 0 && n - keep < maxHeld && (cov?.[keep - 1] ?? 1) < 1) keep -= 1;
+  return n - keep === maxHeld ? n : keep;
+}
+
 export type PowerUnit = 'W' | 'kW' | 'MW';
 
 export interface ScaledPower {
