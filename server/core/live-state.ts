@@ -141,6 +141,10 @@ export class LiveState {
     return [...this.hosts.values()];
   }
 
+  get hostCount(): number {
+    return this.hosts.size;
+  }
+
   summary(now: number): FleetSummary {
     let power = 0;
     let online = 0;

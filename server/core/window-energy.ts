@@ -113,7 +113,13 @@ export class WindowEnergy {
       if (deltaJ >= 0 && deltaJ <= possibleJ) out = last.counterEndTs < w.ts ? { energy_j: deltaJ, from: 'counter', since: last.counterEndTs, sinceMj: last.counterMj } : { energy_j: deltaJ, from: 'counter' };
     }
     if (w.energy_mj === undefined) this.pending.set(w.key, { ...last, endTs: end });
-    else if (out) this.pending.set(w.key, { ...last, endTs: end, counterMj: w.energy_mj, counterEndTs: end });
+    else if (out) {
+      // The hot path (every GPU of every window): one object of a fixed shape, no spread.
+      const next: Last = { endTs: end, counterMj: w.energy_mj, counterEndTs: end };
+      if (last?.chainFrom !== undefined) next.chainFrom = last.chainFrom;
+      if (last?.earlier) next.earlier = last.earlier;
+      this.pending.set(w.key, next);
+    }
     else {
       // Counted another way: a new chain starts at this window, and the one before is kept for late windows.
       const earlier = last?.chainFrom !== undefined ? [...(last.earlier ?? []), [last.chainFrom, last.endTs] as const].slice(-MAX_EARLIER_CHAINS) : last?.earlier;
