@@ -18,7 +18,7 @@
  *   30 days of 64 GPUs.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Consumer, bareSubscriber, kilowatchServer, prometheusMqttExporter } from './consumers.js';
 import { alertLatency } from './alert-latency.js';
@@ -90,6 +90,22 @@ async function fixed(make: (url: string) => Promise<Consumer>, perSecond: number
     await consumer.stop();
     await broker.stop();
   }
+}
+
+/**
+ * The UI's main-thread time with 64 GPUs at 1 Hz, measured by the browser test in
+ * `npm run test:integration` (Chromium's own task counters) and left in test-results/.
+ */
+function browserRows(): string[] {
+  const file = join(ROOT, 'test-results/main-thread.json');
+  if (!existsSync(file)) return ['Browser main-thread time: not measured in this checkout (run `npm run test:integration`, then the bench).', ''];
+  const m = JSON.parse(readFileSync(file, 'utf8')) as Record<string, { seconds: number; task_ms_per_s: number; script_ms_per_s: number; long_tasks: number }>;
+  return [
+    `Browser main-thread time with 64 GPUs at 1 Hz (headless Chromium, its task counters, from the last \`npm run test:integration\` of ${new Date(statSync(file).mtimeMs).toISOString().slice(0, 10)}):`,
+    '',
+    ...Object.entries(m).map(([page, x]) => `- ${page}: ${fmt(x.task_ms_per_s, 1)} ms of main-thread tasks per second (${fmt(x.script_ms_per_s, 1)} ms script), ${x.long_tasks} tasks over 50 ms, over ${x.seconds} s`),
+    '',
+  ];
 }
 
 async function main(): Promise<void> {
@@ -167,6 +183,7 @@ async function main(): Promise<void> {
       return `${fmt(runs[0]!.offeredPerSecond * 8)} → ${fmt(median(runs.map((t) => t.receivedPerSecond * 8)))} (kept up in ${kept} of ${runs.length})`;
     }).join('; ')}`),
     '',
+    ...browserRows(),
     'The peer keeps only the last value per host: no storage, no acknowledgements, no de-duplication.',
     'A GPU row is one GPU\'s window (power min/max/mean/last, energy, utilization, memory, temperature, clock, limit): one sample of that GPU.',
     'A VictoriaMetrics point is one field of one line: a GPU window is 11 of them.',
