@@ -11,8 +11,8 @@ import { type FacilityReport, facilityReport, meteredBySource } from './core/fac
 import { costAndCarbon } from './core/power-sources.js';
 import { type SiteConfig, parseSiteConfig } from './core/site-config.js';
 import { OperatorError } from './operator-error.js';
-import type { JobsPage } from './store/job-queries.js';
-import type { HistoryReader } from './store/store.js';
+import { type Efficiency, type EfficiencyGroup, type JobsPage, efficiencyKey } from './store/job-queries.js';
+import type { HistoryReader, JobFilter } from './store/store.js';
 
 export function loadSiteConfig(file: string): SiteConfig {
   let doc: unknown;
@@ -42,6 +42,33 @@ export class Facility {
 
   async report(from: number, to: number): Promise<FacilityReport> {
     return facilityReport(this.site, await this.store.facilityEnergy({ from, to }), this.timeZone, to, from);
+  }
+
+  /**
+   * Adds each efficiency row's cost and carbon: the energy of its jobs per
+   * quarter hour, priced with the source mix and tariff of each quarter.
+   */
+  async priceEfficiency(eff: Efficiency, filter: JobFilter, by: EfficiencyGroup): Promise<Efficiency & { currency: string }> {
+    const [jobs, totals, energy] = await Promise.all([this.store.jobs(filter), this.store.ledger({ from: filter.from, to: filter.to, byTime: true }), this.store.facilityEnergy({ from: filter.from, to: filter.to })]);
+    const byJob = new Map(jobs.map((j) => [j.job, j]));
+    const quartersOf = new Map<string, Map<number, number>>();
+    for (const t of totals) {
+      const job = byJob.get(t.job);
+      if (t.category !== 'job' || !job) continue;
+      const key = efficiencyKey(by, job, t.t, this.timeZone);
+      const q = quartersOf.get(key) ?? new Map<number, number>();
+      q.set(t.t, (q.get(t.t) ?? 0) + t.energy_j);
+      quartersOf.set(key, q);
+    }
+    const metered = meteredBySource(this.site, energy.meters);
+    return {
+      ...eff,
+      currency: this.site.currency,
+      rows: eff.rows.map((r) => {
+        const priced = costAndCarbon(quartersOf.get(r.key) ?? new Map(), this.site.sources, metered, this.timeZone);
+        return { ...r, cost: priced.cost, carbon_g: priced.carbon_g };
+      }),
+    };
   }
 
   /** Adds each job's cost and carbon, from its energy per quarter hour and the source mix of each. */

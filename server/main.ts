@@ -250,7 +250,9 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
           const { by } = parsed.value;
           // A scoped viewer's rows hold its projects' jobs; idle and unattributed energy are the fleet's.
           const filter = { ...parsed.value.filter, ...(principal.projects && { projects: principal.projects }) };
-          return { by, time_zone: config.timeZone, ...(await queryEfficiency(store, filter, by, config.timeZone)) };
+          const eff = await queryEfficiency(store, filter, by, config.timeZone);
+          // With a site file each row is priced from its jobs' energy per quarter hour and the source mix of each.
+          return { by, time_zone: config.timeZone, ...(facility ? await facility.priceEfficiency(eff, filter, by) : eff) };
         },
         '/api/v1/health': () => healthView(healthInputs()),
       },

@@ -108,6 +108,11 @@ export interface Efficiency {
   unattributed_j: number;
 }
 
+/** The row a job's quarter hour belongs to, when efficiency is grouped `by`. */
+export function efficiencyKey(by: EfficiencyGroup, job: JobRecord, t: number, timeZone: string): string {
+  return by === 'day' ? localDay(t, timeZone) : by === 'user' ? job.user ?? '(unknown)' : by === 'project' ? job.project ?? '(none)' : job.hosts[0]!.site;
+}
+
 export async function queryEfficiency(reader: HistoryReader, filter: JobFilter, by: EfficiencyGroup, timeZone: string): Promise<Efficiency> {
   const jobs = new Map((await reader.jobs(filter)).map((j) => [j.job, j]));
   const totals = await reader.ledger({ from: filter.from, to: filter.to, byTime: by === 'day' });
@@ -120,7 +125,7 @@ export async function queryEfficiency(reader: HistoryReader, filter: JobFilter, 
     if (t.category === 'unattributed') unattributed += t.energy_j;
     const job = jobs.get(t.job);
     if (t.category !== 'job' || !job) continue; // a job outside the filter (user, project, site)
-    const key = by === 'day' ? localDay(t.t, timeZone) : by === 'user' ? job.user ?? '(unknown)' : by === 'project' ? job.project ?? '(none)' : job.hosts[0]!.site;
+    const key = efficiencyKey(by, job, t.t, timeZone);
     let r = rows.get(key);
     if (!r) rows.set(key, (r = { jobs: new Set(), energy: 0, gpuMs: 0, idle: 0, counter: 0, utilMs: 0, utilKnown: 0, units: new Map() }));
     r.utilMs += t.util_ms;

@@ -96,6 +96,14 @@ describe('kilowatch all', () => {
     const jobs = await getJson(`${kw.httpUrl}/api/v1/jobs?limit=500`);
     expect(jobs.currency).toBe('EUR');
     expect(jobs.jobs.some((j: any) => j.cost > 0 && j.carbon_g > 0)).toBe(true);
+    // Efficiency rows are priced too: each project's cost is its jobs' energy per quarter hour at that quarter's mix.
+    const from = Date.now() - 3_600_000;
+    const eff = await getJson(`${kw.httpUrl}/api/v1/efficiency?by=project&from=${from}`);
+    expect(eff.currency).toBe('EUR');
+    expect(eff.rows.length).toBeGreaterThan(0);
+    expect(eff.rows.every((r: any) => r.cost > 0 && r.carbon_g > 0)).toBe(true);
+    // The price per kWh lies between the cheapest and dearest tariffs of the demo site (0.14-0.29 EUR, 0.18 for the fuel cell).
+    for (const r of eff.rows) expect(r.cost / r.kwh).toBeGreaterThanOrEqual(0.14 - 1e-9), expect(r.cost / r.kwh).toBeLessThanOrEqual(0.29 + 1e-9);
   }, 40_000);
 
   it('streams the schema, the history, then live deltas over the WebSocket', async () => {

@@ -188,7 +188,8 @@ describe('web UI in Chromium', () => {
     const id = await firstJob.textContent();
     await firstJob.click();
     await page.waitForURL(/#\/jobs\/.+/);
-    expect(await page.locator('h1').textContent()).toContain(id);
+    // The hash changes before the job page renders its heading: wait for it.
+    await expect.poll(async () => page.locator('h1').textContent(), { timeout: 10_000 }).toContain(id);
     await expect
       .poll(async () => (await page.getByTestId('job-detail-energy').textContent())?.replace(/\s+/g, ' '), { timeout: 15_000 })
       .toMatch(ENERGY_WITH_PROVENANCE);
