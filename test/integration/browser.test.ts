@@ -341,7 +341,7 @@ describe('web UI in Chromium', () => {
     const id = (await link.textContent())!;
     await link.click();
     await page.waitForURL(/#\/jobs\/.+/);
-    expect(await page.locator('h1').textContent()).toContain(id);
+    await expect.poll(async () => page.locator('h1').textContent(), { timeout: 10_000 }).toContain(id); // the page renders after the hash changes
     await expect.poll(() => titleJoules(page, 'job-detail-energy'), { timeout: 30_000 }).toBeGreaterThan(0);
     const before = await titleJoules(page, 'job-detail-energy');
     // The page refreshes every 10 s; the ledger adds the job's windows as they land.
