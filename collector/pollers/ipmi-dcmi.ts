@@ -102,7 +102,7 @@ export class IpmiDcmiPoller implements MeterPoller {
 
   constructor(
     entry: PollerEntry,
-    private readonly deps: PollerDeps,
+    deps: PollerDeps,
   ) {
     this.id = entry.id;
     this.problems = new ProblemLog(deps.log);

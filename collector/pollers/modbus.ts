@@ -165,7 +165,7 @@ export class ModbusPoller implements MeterPoller {
   /** From an entry the registry has checked (modbusSettings); constructors only assign. */
   constructor(
     entry: PollerEntry,
-    private readonly deps: PollerDeps,
+    deps: PollerDeps,
   ) {
     this.id = entry.id;
     this.problems = new ProblemLog(deps.log);
