@@ -95,6 +95,11 @@ export class Sampler {
       fresh.add(s);
     }
     current.add(samples, (s) => fresh.has(s));
+    // The sample on the boundary also ends the closing window: its counter reading is the energy at that window's end.
+    // (Only on the grid instant: after a stall the closing window keeps its own last reading.)
+    if (closing && t - (closing.ts + closing.windowMs) < this.opts.sampleMs) {
+      for (const s of fresh) if (s.energy_mj !== undefined) closing.endCounter(s.id, s.energy_mj);
+    }
     // Integrate power for GPUs without a counter. A part that falls in the window
     // being closed still belongs to it, so it is added before that window goes out.
     let trail = this.trails.get(host);

@@ -116,6 +116,16 @@ export class HostWindow {
     if (anyPower) this.hostPower.add(hostTotal);
   }
 
+  /**
+   * The GPU's counter read at the instant this window ends (the first sample of
+   * the next window): the protocol's energy_mj is the counter at window end, so
+   * successive windows' differences cover exactly [ts, ts + window_ms).
+   */
+  endCounter(gpuId: string, energyMj: number): void {
+    const acc = this.gpus.get(gpuId);
+    if (acc) acc.energy_mj = energyMj;
+  }
+
   /** Energy the edge integrated for a GPU without a counter (W x ms = mJ). */
   addEnergy(gpuId: string, energyMj: number): void {
     const acc = this.gpus.get(gpuId);
