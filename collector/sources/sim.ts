@@ -21,8 +21,8 @@ import type { GpuSource } from './source.js';
 export { mix } from './sim-hash.js';
 export { SIM_SEGMENT_MS } from './sim-jobs.js';
 const RIPPLE_PERIOD_MS = 7_000;
-const RIPPLE = 0.04;
-const OMEGA = (2 * Math.PI) / RIPPLE_PERIOD_MS;
+export const RIPPLE = 0.04;
+export const RIPPLE_OMEGA = (2 * Math.PI) / RIPPLE_PERIOD_MS;
 
 export interface SimGpu {
   id: string;
@@ -69,7 +69,7 @@ function phase(key: number, segment: number): number {
 export function simPowerW(gpu: SimGpu, tMs: number): number {
   const segment = Math.floor(tMs / SIM_SEGMENT_MS);
   const local = tMs - segment * SIM_SEGMENT_MS;
-  return gpu.limitW * (segmentLevel(gpu, segment) + RIPPLE * Math.sin(OMEGA * local + phase(gpu.key, segment)));
+  return gpu.limitW * (segmentLevel(gpu, segment) + RIPPLE * Math.sin(RIPPLE_OMEGA * local + phase(gpu.key, segment)));
 }
 
 /** Exact energy in millijoules between two instants (W x ms = mJ). */
@@ -82,8 +82,8 @@ export function simEnergyMj(gpu: SimGpu, fromMs: number, toMs: number): number {
     const end = Math.min(toMs, start + SIM_SEGMENT_MS);
     const level = segmentLevel(gpu, segment);
     const ph = phase(gpu.key, segment);
-    const cosAt = (x: number) => Math.cos(OMEGA * (x - start) + ph);
-    total += gpu.limitW * (level * (end - t) - (RIPPLE / OMEGA) * (cosAt(end) - cosAt(t)));
+    const cosAt = (x: number) => Math.cos(RIPPLE_OMEGA * (x - start) + ph);
+    total += gpu.limitW * (level * (end - t) - (RIPPLE / RIPPLE_OMEGA) * (cosAt(end) - cosAt(t)));
     t = end;
   }
   return total;
