@@ -22,6 +22,7 @@ import { PollerSet } from './pollers/poller-set.js';
 import type { PollerEntry } from './pollers/poller.js';
 import { createPollers, parsePollersFile } from './pollers/registry.js';
 import { mqttConnectOptions } from '../cli/mqtt-credentials.js';
+import { ProcessStats } from '../cli/process-stats.js';
 import { redactUrl } from '../cli/redact-url.js';
 import { HostLink } from './publish.js';
 import { Sampler, type SampledHost } from './sampler.js';
@@ -206,8 +207,11 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
     }, 1000);
   }
   const health = () => ({ ...fleet.health(), ...meters?.health(), ...pollers?.health(), ...kubelet?.health(), ...deliveryHealth(links) });
+  // The health line also carries the process's memory and event-loop delay since the previous line.
+  const processStats = new ProcessStats();
+  const healthLine = () => `collector health: ${JSON.stringify({ ...health(), process: processStats.take() })}`;
   const healthLog = config.healthLogSeconds > 0
-    ? setInterval(() => deps.log(`collector health: ${JSON.stringify(health())}`), config.healthLogSeconds * 1000)
+    ? setInterval(() => deps.log(healthLine()), config.healthLogSeconds * 1000)
     : undefined;
   healthLog?.unref();
 
@@ -230,7 +234,8 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
       clearInterval(pump);
       clearInterval(healthLog);
       clearInterval(jobScan);
-      deps.log(`collector health: ${JSON.stringify(health())}`);
+      deps.log(healthLine());
+      processStats.stop();
       const left = Object.entries(deliveryHealth(links)).reduce((n, [k, v]) => (k.endsWith('_spooled') ? n + v : n), 0);
       if (left > 0) deps.log(`collector: stopping with ${left} unacknowledged message(s) ${config.spoolDir ? 'kept in the disk spool' : 'lost with the memory spool'}`);
       await Promise.all(links.map((l) => l.stop()));

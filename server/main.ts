@@ -36,6 +36,7 @@ import { AlertService } from './alerts/alert-service.js';
 import { isLoopback } from './config.js';
 import { redactUrl } from '../cli/redact-url.js';
 import { mqttConnectOptions } from '../cli/mqtt-credentials.js';
+import { ProcessStats } from '../cli/process-stats.js';
 import { Authenticator } from './auth/authenticator.js';
 import { TokenStore } from './auth/token-store.js';
 import { readTls, tokenCommands } from './auth/admin-tokens.js';
@@ -199,6 +200,9 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
       store, live, commits, now, maxFutureMs: config.maxFutureMs, maxAgeMs: policy.maxAgeMs, sites: config.sites,
       price: async (page: JobsPage, from: number, to: number) => (facility ? facility.priceJobs(page, from, to) : page),
     });
+    // The process's memory and event-loop delay, over intervals of 5 s that close whoever reads them.
+    const processStats = new ProcessStats().closeEvery(5000);
+    stops.push(async () => processStats.stop());
     // What /api/v1/health and /metrics are built from, so the two never disagree.
     const healthInputs = () => ({
       now: now(), startedAt, version: deps.version, rejects, pipeline: pipeline.counters, store: store.stats(now()), live,
@@ -206,6 +210,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
       mqtt: { url: redactUrl(brokerUrl), embedded, ...(embeddedBroker && { broker: embeddedBroker.counters }), connected: mqtt.connected, received: mqtt.received, reconnects: mqtt.reconnects },
       ws: { clients: liveHub.clientCount, frames_skipped: liveHub.framesSkipped, disconnected_slow: liveHub.disconnectedSlow },
       alerts: alerts.health(),
+      process: processStats.latest(),
     });
     const http = new HttpServer({
       host: config.host,

@@ -88,6 +88,18 @@ function origin(url: string): string {
   }
 }
 
+/** The event-loop delay of the last closed interval (cli/process-stats.ts), as prom-client names its own: one gauge per figure. */
+function eventLoopDelay(p: MetricsInputs['process']): Family[] {
+  if (!p) return [];
+  const d = p.event_loop_delay_ms;
+  const about = 'over the last closed interval (its length is process.interval_s in /api/v1/health), beyond the 10 ms timer that measures it';
+  return [
+    gauge('kilowatch_process_event_loop_delay_p50_seconds', `Median event-loop delay ${about}.`, d.p50 / 1000),
+    gauge('kilowatch_process_event_loop_delay_p99_seconds', `99th percentile of the event-loop delay ${about}.`, d.p99 / 1000),
+    gauge('kilowatch_process_event_loop_delay_max_seconds', `Longest event-loop delay ${about}.`, d.max / 1000),
+  ];
+}
+
 /** GET /metrics: the server's own state, read from the same inputs as /api/v1/health. */
 export function selfMetrics(h: MetricsInputs): Family[] {
   const p = h.pipeline;
@@ -99,6 +111,7 @@ export function selfMetrics(h: MetricsInputs): Family[] {
     gauge('kilowatch_uptime_seconds', 'Seconds since the server started.', Math.round((h.now - h.startedAt) / 1000)),
     gauge('kilowatch_process_resident_memory_bytes', 'Resident set size of the process.', h.memory.rss),
     gauge('kilowatch_process_heap_used_bytes', 'V8 heap in use.', h.memory.heapUsed),
+    ...eventLoopDelay(h.process),
     counter('kilowatch_mqtt_messages_received_total', 'MQTT messages handed to the pipeline.', h.mqtt.received),
     gauge('kilowatch_mqtt_connected', '1 while the ingest client is connected to its broker.', h.mqtt.connected ? 1 : 0),
     counter('kilowatch_mqtt_reconnects_total', 'Reconnection attempts of the ingest client.', h.mqtt.reconnects),

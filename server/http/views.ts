@@ -2,6 +2,7 @@
  * The JSON documents of the HTTP API, built from server state. Pure
  * functions of their inputs, so they are tested without sockets.
  */
+import type { ProcessStatsSnapshot } from '../../cli/process-stats.js';
 import type { LiveState } from '../core/live-state.js';
 import type { RejectLog } from '../core/reject-log.js';
 import type { PipelineCounters } from '../pipeline.js';
@@ -71,6 +72,8 @@ export interface HealthInputs {
   delivery: { streams: number; duplicates: number; rejected_settled: number; lost_windows: number; acks_sent: number; acks_unsent: number };
   /** The alert engine: events, notifications, broken rules, and each webhook's sent and failed counts. */
   alerts?: unknown;
+  /** The process: resident memory, V8 heap, and the event-loop delay of the last closed interval. */
+  process?: ProcessStatsSnapshot;
 }
 
 /** GET /api/v1/health: rejects by reason, drops, store lag, and an overall state. */
@@ -94,5 +97,6 @@ export function healthView(h: HealthInputs) {
     store: h.store,
     ws: h.ws,
     ...(h.alerts !== undefined && { alerts: h.alerts }),
+    ...(h.process !== undefined && { process: h.process }),
   };
 }

@@ -75,8 +75,13 @@ describe('operations endpoints of kilowatch all', () => {
       expect(valueOf(s, 'kilowatch_store_info', { engine: 'duckdb' })).toBe(1);
       expect(valueOf(s, 'kilowatch_internal_errors_total')).toBe(0);
       expect(valueOf(s, 'kilowatch_process_resident_memory_bytes')).toBeGreaterThan(10e6);
+      expect(valueOf(s, 'kilowatch_process_event_loop_delay_p99_seconds')).toBeGreaterThanOrEqual(0);
       expect(s.types.get('kilowatch_alert_events_total')).toBe('counter'); // the demo rules run
       const health = await getJson(`${kw.httpUrl}/api/v1/health`);
+      // The process's own figures (cli/process-stats.ts): memory, and the event-loop delay of the last 5 s.
+      expect(health.process.rss_bytes).toBeGreaterThan(10e6);
+      expect(Object.keys(health.process.event_loop_delay_ms)).toEqual(['p50', 'p99', 'max']);
+      expect(health.process.event_loop_delay_ms.max).toBeGreaterThanOrEqual(health.process.event_loop_delay_ms.p99);
       for (const [reason, n] of Object.entries(health.rejects.by_reason as Record<string, number>)) {
         expect(valueOf(s, 'kilowatch_rejected_messages_total', { reason }), reason).toBeLessThanOrEqual(n);
       }

@@ -33,6 +33,7 @@ function inputs(over: Partial<MetricsInputs> = {}): MetricsInputs {
       webhooks: [{ url: 'https://hooks.slack.com/services/T0/B0/SECRET', sent: 7, failed_attempts: 2, given_up: 1, dropped: 4, queued: 0, last_error: null }],
     },
     memory: { rss: 200e6, heapUsed: 80e6 },
+    process: { rss_bytes: 200e6, heap_used_bytes: 80e6, event_loop_delay_ms: { p50: 0.25, p99: 12.5, max: 48 }, interval_s: 5 },
     ...over,
   };
 }
@@ -74,6 +75,15 @@ describe('GET /metrics', () => {
     expect(valueOf(scrape, 'kilowatch_rejected_messages_total', { reason: 'oversized' })).toBe(1);
     expect(valueOf(scrape, 'kilowatch_rejected_messages_total', { reason: 'too_old' })).toBe(0);
     expect(scrape.samples.filter((s) => s.name === 'kilowatch_rejected_messages_total')).toHaveLength(14);
+  });
+
+  it('gives the event-loop delay of the last closed interval in seconds, and leaves it out when unknown', () => {
+    expect(valueOf(scrape, 'kilowatch_process_event_loop_delay_p50_seconds')).toBe(0.00025);
+    expect(valueOf(scrape, 'kilowatch_process_event_loop_delay_p99_seconds')).toBe(0.0125);
+    expect(valueOf(scrape, 'kilowatch_process_event_loop_delay_max_seconds')).toBe(0.048);
+    expect(scrape.types.get('kilowatch_process_event_loop_delay_p99_seconds')).toBe('gauge');
+    const without = parsePrometheusText(exposition(selfMetrics(inputs({ process: undefined }))));
+    expect([...without.types.keys()].filter((n) => n.includes('event_loop'))).toEqual([]);
   });
 
   it('says drops by buffer, store lag in seconds, WebSocket clients, alerts and webhooks', () => {
