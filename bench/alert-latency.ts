@@ -4,7 +4,9 @@
  * publishing at their offsets. A few windows a second carry a spike; each
  * fires a threshold rule. Measured from the moment the generator published
  * the window to the moment the alert arrived at a webhook receiver and at a
- * WebSocket client (all on this machine, one clock). Run alone with
+ * WebSocket client (all on this machine, one clock). The same run times
+ * the live fleet view: publish to the first frame carrying the window, in
+ * headless Chromium (browser-frames.ts) and in a Node client. Run alone with
  * `node dist/bench/alert-latency.js`; `npm run bench` includes it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -15,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
+import { type BrowserFrames, type Frame, browserFleetFrames } from './browser-frames.js';
 import { startMosquitto } from './mosquitto.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -23,8 +26,10 @@ export interface LatencyFigures {
   spikes: number;
   webhook: { n: number; p50: number; p99: number; missing: number };
   ws: { n: number; p50: number; p99: number; missing: number };
-  /** Window publish -> the first fleet-view frame after it that carries its bucket (10 Hz coalescing). */
+  /** Window publish -> the first fleet-view frame after it that carries its bucket (10 Hz coalescing), in headless Chromium. */
   live: { n: number; p50: number; p99: number; missing: number };
+  /** The same, received by a Node WebSocket client beside the browser. */
+  liveNode: { n: number; p50: number; p99: number; missing: number };
   windowsPerSecond: number;
   /** Server RSS with 10,000 GPUs monitored and a 60-minute live ring, MB, and per GPU, KB. */
   rssMb: number;
@@ -47,6 +52,17 @@ function stats(published: Map<string, number>, received: Map<string, number>): L
   return { n: lat.length, p50: percentile(lat, 50), p99: percentile(lat, 99), missing: published.size - lat.length };
 }
 
+/** Live latency: for each timed window, the first fleet frame after its publish that carries its bucket. */
+function firstFrames(published: Map<string, number>, frames: readonly Frame[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [k, at] of published) {
+    const bucket = Number(k.slice(k.indexOf('|') + 1)) - 1000;
+    const f = frames.find((x) => x.at >= at && x.buckets.includes(bucket));
+    if (f) out.set(k, f.at);
+  }
+  return out;
+}
+
 function until(child: ChildProcess, pattern: RegExp): Promise<string> {
   return new Promise((res, rej) => {
     let out = '';
@@ -66,8 +82,8 @@ export async function alertLatency(seconds = 30, hosts = 1250, gpus = 8): Promis
   const dir = mkdtempSync(join(tmpdir(), 'kilowatch-latency-'));
   const hooks = new Map<string, number>();
   const frames = new Map<string, number>();
-  /** Fleet frames: when each arrived and the buckets it carried. */
-  const fleetFrames: { at: number; buckets: Set<number> }[] = [];
+  /** Fleet frames to the Node client: when each arrived and the buckets it carried. */
+  const fleetFrames: Frame[] = [];
   const keyOf = (host: string, at: number) => `${host}|${at}`;
   const receiver = createServer((req, res) => {
     let text = '';
@@ -88,14 +104,16 @@ export async function alertLatency(seconds = 30, hosts = 1250, gpus = 8): Promis
   ].join('\n'));
   const server = spawn(process.execPath, [join(ROOT, 'bin/kilowatch.js'), 'server', '--broker', broker.url, '--port', '0', '--data-dir', dir, '--sites', 'bench', '--alert-rules', join(dir, 'rules.yaml'), '--history-minutes', '60', '--max-host-rate', '100000'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let ws: WebSocket | undefined;
+  let browser: BrowserFrames | undefined;
   try {
     const url = await until(server, /server ready at (http:\/\/\S+)/);
+    browser = await browserFleetFrames(url);
     ws = new WebSocket(`${url.replace('http', 'ws')}/api/v1/live`);
     ws.on('message', (d) => {
       const now = Date.now();
       const m = JSON.parse(d.toString()) as { type: string; view?: string; columns?: number[][]; event?: { to: string; target: { host: string }; at: number } };
       if (m.type === 'alert' && m.event?.to === 'firing') frames.set(keyOf(m.event.target.host, m.event.at), now);
-      if (m.type === 'data' && m.view === 'fleet') fleetFrames.push({ at: now, buckets: new Set(m.columns?.[0] ?? []) });
+      if (m.type === 'data' && m.view === 'fleet') fleetFrames.push({ at: now, buckets: m.columns?.[0] ?? [] });
     });
     await new Promise((r) => ws!.once('open', r));
     ws.send(JSON.stringify({ type: 'subscribe', view: 'alerts' }));
@@ -112,19 +130,16 @@ export async function alertLatency(seconds = 30, hosts = 1250, gpus = 8): Promis
     await new Promise((r) => setTimeout(r, 3000));
     const health1 = (await (await fetch(`${url}/api/v1/health`)).json()) as { ingest: { windows: number } };
     const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'))?.[1] ?? NaN);
-    // Live latency: for each timed window, the first fleet frame after its publish that carries its bucket.
-    const live = new Map<string, number>();
-    for (const [k, at] of published) {
-      const bucket = Number(k.slice(k.indexOf('|') + 1)) - 1000;
-      const f = fleetFrames.find((x) => x.at >= at && x.buckets.has(bucket));
-      if (f) live.set(k, f.at);
-    }
+    const browserFrames = await browser.stop();
+    browser = undefined;
     return {
-      spikes: published.size, webhook: stats(published, hooks), ws: stats(published, frames), live: stats(published, live),
+      spikes: published.size, webhook: stats(published, hooks), ws: stats(published, frames),
+      live: stats(published, firstFrames(published, browserFrames)), liveNode: stats(published, firstFrames(published, fleetFrames)),
       windowsPerSecond: ((health1.ingest.windows - health0.ingest.windows) * gpus) / elapsed,
       rssMb: rssKb / 1024, rssPerGpuKb: rssKb / (hosts * gpus), gpus: hosts * gpus,
     };
   } finally {
+    await browser?.stop().catch(() => undefined);
     ws?.terminate();
     server.kill('SIGINT');
     await new Promise((r) => server.once('exit', r));

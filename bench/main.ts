@@ -162,7 +162,7 @@ async function main(): Promise<void> {
   console.log('alert row: 10,000 GPUs at 1 Hz (1,250 hosts x 8), hosts at their offsets, 5 spike windows a second');
   const lat = await phase('alerts and live latency', () => alertLatency(Number(process.env.KW_BENCH_LATENCY_SECONDS ?? 30)));
   console.log(`  publish -> webhook p50 ${fmt(lat.webhook.p50)} ms, p99 ${fmt(lat.webhook.p99)} ms; -> WebSocket p50 ${fmt(lat.ws.p50)} ms, p99 ${fmt(lat.ws.p99)} ms; ${lat.spikes} spikes, ${lat.webhook.missing + lat.ws.missing} missing`);
-  console.log(`  live fleet frame p50 ${fmt(lat.live.p50)} ms, p99 ${fmt(lat.live.p99)} ms; server RSS ${fmt(lat.rssMb, 1)} MB = ${fmt(lat.rssPerGpuKb, 1)} KB per GPU`);
+  console.log(`  live fleet frame in Chromium p50 ${fmt(lat.live.p50)} ms, p99 ${fmt(lat.live.p99)} ms (Node client ${fmt(lat.liveNode.p50)} / ${fmt(lat.liveNode.p99)}); server RSS ${fmt(lat.rssMb, 1)} MB = ${fmt(lat.rssPerGpuKb, 1)} KB per GPU`);
   console.log('storage rows: DuckDB append (1000 hosts x 8 GPUs x 30 s, one DuckDB thread), rollup queries');
   const appends = [];
   for (let i = 0; i < REPEATS; i++) appends.push(await phase('DuckDB append', () => duckdbAppend(1000, 30)));
@@ -214,7 +214,8 @@ async function main(): Promise<void> {
     ...fp.map((f) => `| collector footprint, 8 GPUs at 10 Hz, source ${f.source} | CPU, % of one core (over ${fmt(f.seconds)} s) / RSS | ${fmt(f.cpuPercentOfCore, 2)} % / ${fmt(f.rssMb, 1)} MB | | | ≤ 2 % / ≤ 80 MB | ${met(f.cpuPercentOfCore <= 2 && f.rssMb <= 80)} |`),
     `| alerts (10,000 GPUs at 1 Hz, hosts at their offsets, Mosquitto, DuckDB on; ${lat.spikes} spike windows, ${fmt(lat.windowsPerSecond)} GPU-windows/s taken in) | window publish → webhook receipt, p50 / p99, ms | ${fmt(lat.webhook.p50)} / ${fmt(lat.webhook.p99)} (${lat.webhook.missing} missing) | | | p50 reported, p99 ≤ 250 | ${met(lat.webhook.p99 <= 250 && lat.webhook.missing === 0)} |`,
     `| alerts | window publish → WebSocket alert frame, p50 / p99, ms | ${fmt(lat.ws.p50)} / ${fmt(lat.ws.p99)} (${lat.ws.missing} missing) | | | p50 reported, p99 ≤ 250 | ${met(lat.ws.p99 <= 250 && lat.ws.missing === 0)} |`,
-    `| live latency (same run: 10,000 GPUs at 1 Hz, hosts at their offsets, 100 ms coalescing) | window publish → the first fleet-view WebSocket frame carrying its bucket (a Node client, not a browser), p50 / p99, ms | ${fmt(lat.live.p50)} / ${fmt(lat.live.p99)} (${lat.live.missing} missing) | | | p99 ≤ 150 | ${met(lat.live.p99 <= 150 && lat.live.missing === 0)} |`,
+    `| live latency (same run: 10,000 GPUs at 1 Hz, hosts at their offsets, 100 ms coalescing) | window publish → the first fleet-view WebSocket frame carrying its bucket in headless Chromium, p50 / p99, ms | ${fmt(lat.live.p50)} / ${fmt(lat.live.p99)} (${lat.live.missing} missing) | | | p99 ≤ 150 | ${met(lat.live.p99 <= 150 && lat.live.missing === 0)} |`,
+    `| live latency | the same frames to a Node WebSocket client beside the browser, p50 / p99, ms | ${fmt(lat.liveNode.p50)} / ${fmt(lat.liveNode.p99)} (${lat.liveNode.missing} missing) | | | reported | reported |`,
     `| memory (same run, 60-minute live ring) | server RSS per monitored GPU, KB (RSS ${fmt(lat.rssMb, 1)} MB / ${fmt(lat.gpus)} GPUs) | ${fmt(lat.rssPerGpuKb, 1)} | | | ≤ 50 | ${met(lat.rssPerGpuKb <= 50)} |`,
     `| DuckDB append (de-duplication, energy, host totals, rollups, delivery state; one DuckDB thread) | GPU rows (samples) per second | ${fmt(kwAppend)} | bare appender, same rows: ${fmt(bareAppend)} | ${fmt((100 * kwAppend) / bareAppend)} % | ≥ 1,000,000 | ${met(kwAppend >= 1_000_000)} |`,
     `| DuckDB on disk | bytes per GPU row, all tables after a checkpoint | ${fmt(bytes, 1)} | | | reported | reported |`,
