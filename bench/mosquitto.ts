@@ -31,12 +31,16 @@ export async function freePort(): Promise<number> {
 export interface Mosquitto {
   url: string;
   port: number;
+  pid: number;
   log: () => string;
   stop(): Promise<void>;
 }
 
-/** Starts Mosquitto with docs/mosquitto.conf, its own port and persistence dir; `persistence` may be turned off. */
-export async function startMosquitto(opts: { port?: number; persistence?: boolean; dir?: string; passwordFile?: string } = {}): Promise<Mosquitto> {
+/**
+ * Starts Mosquitto with docs/mosquitto.conf, its own port and persistence dir; `persistence` may be turned off.
+ * `user`: who it runs as when started as root (its default drops to `mosquitto`, which fails in a user namespace).
+ */
+export async function startMosquitto(opts: { port?: number; persistence?: boolean; dir?: string; passwordFile?: string; user?: string } = {}): Promise<Mosquitto> {
   requireMosquitto();
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'kilowatch-mosquitto-'));
   const port = opts.port ?? (await freePort());
@@ -45,7 +49,8 @@ export async function startMosquitto(opts: { port?: number; persistence?: boolea
     .replace(/^persistence_location .*$/m, `persistence_location ${dir}/`)
     .replace(/^persistence true$/m, `persistence ${opts.persistence === false ? 'false' : 'true'}`)
     // A broker with users (mosquitto_passwd): anonymous clients are refused.
-    .replace(/^allow_anonymous true$/m, opts.passwordFile ? `allow_anonymous false\npassword_file ${opts.passwordFile}` : 'allow_anonymous true');
+    .replace(/^allow_anonymous true$/m, opts.passwordFile ? `allow_anonymous false\npassword_file ${opts.passwordFile}` : 'allow_anonymous true') +
+    (opts.user ? `\nuser ${opts.user}\n` : '');
   const confFile = join(dir, 'mosquitto.conf');
   writeFileSync(confFile, conf);
   const child: ChildProcess = spawn(MOSQUITTO, ['-c', confFile], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -67,6 +72,7 @@ export async function startMosquitto(opts: { port?: number; persistence?: boolea
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,
+    pid: child.pid!,
     log: () => out,
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');

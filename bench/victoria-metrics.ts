@@ -30,6 +30,8 @@ export interface VictoriaMetrics {
   /** The process's output so far (bounded to its last 64 KiB). */
   log(): string;
   running(): boolean;
+  /** The running process's id (undefined while stopped). */
+  pid(): number | undefined;
   /** SIGTERM: VictoriaMetrics flushes what it buffers, then exits. */
   stop(): Promise<void>;
   /** SIGKILL: whatever VictoriaMetrics still held in memory is lost. */
@@ -98,6 +100,7 @@ export async function startVictoriaMetrics(opts: VictoriaOptions = {}): Promise<
     dataDir,
     log: () => out,
     running: () => child !== undefined && child.exitCode === null && child.signalCode === null,
+    pid: () => (child && child.exitCode === null && child.signalCode === null ? child.pid : undefined),
     stop: () => signal('SIGTERM'),
     kill: () => signal('SIGKILL'),
     async start() {

@@ -17,87 +17,14 @@ import { readFileSync } from 'node:fs';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type KilowatchProcess, eventually, getJson, startKilowatch, tempDir } from '../helpers/kilowatch-process.js';
-import { gpuWindow, stat } from '../helpers/windows.js';
+import { type Fuzzed, type Rng, badMessage, oversized as oversizedMessage, rng } from '../../bench/soak/malformed.js';
+import { gpuWindow } from '../helpers/windows.js';
 
 const N = Number(process.env.KW_FUZZ_MQTT ?? 20_000);
 const M = Number(process.env.KW_FUZZ_HTTP ?? 2_000);
 const SEED = Number(process.env.KW_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const RSS_BOUND = Number(process.env.KW_FUZZ_RSS_MB ?? 768) * 1024 * 1024;
-const MAX_PAYLOAD = 262_144; // server.max_payload_bytes, the default
 const PREFIX = 'kilowatch/v1';
-
-/** mulberry32: small, seeded, good enough to pick mutations reproducibly. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  return { next, int, pick: <T>(xs: readonly T[]): T => xs[int(xs.length)]!, bytes: (n: number) => Buffer.from(Array.from({ length: n }, () => int(256))) };
-}
-type Rng = ReturnType<typeof rng>;
-
-/** One MQTT message; `reason` when the server must reject it for exactly that reason, `maybe` when it may accept or reject it. */
-interface Fuzzed {
-  topic: string;
-  payload: string | Buffer;
-  reason?: string;
-  maybe?: true;
-}
-
-const BAD_HOSTS = ['fz-0', 'fz-1', 'fz-2', 'fz-3'];
-const WEIRD_NUMBERS = ['1e999', '-1e999', '1e308', '-0', '123456789012345678901234567890', '0.' + '0'.repeat(400) + '1', '"NaN"', 'null', '[]', '{}', 'true', '"500"'];
-
-function badMessage(r: Rng, now: number): Fuzzed {
-  const host = r.pick(BAD_HOSTS);
-  const gpuTopic = `${PREFIX}/fuzz/${host}/gpu`;
-  const good = () => gpuWindow({ boot_id: 'fuzz', seq: r.int(1e6), first_seq: 0, ts: Math.floor(now / 1000) * 1000 - 5000 });
-  switch (r.int(10)) {
-    case 0: // random bytes; 0xff never begins JSON
-      return { topic: gpuTopic, payload: Buffer.concat([Buffer.from([0xff]), r.bytes(1 + r.int(2000))]), reason: 'invalid_json' };
-    case 1: { // truncated JSON: a strict prefix of an object is never JSON
-      const text = JSON.stringify(good());
-      return { topic: gpuTopic, payload: text.slice(0, 1 + r.int(text.length - 1)), reason: 'invalid_json' };
-    }
-    case 2: { // deep nesting, inside the size limit
-      const d = 1 + r.int(100_000);
-      const open = r.int(2) === 0 ? '['.repeat(d) + ']'.repeat(d) : '{"a":'.repeat(d) + '1' + '}'.repeat(d);
-      return { topic: gpuTopic, payload: r.int(2) === 0 ? open : `{"v":1,"boot_id":"fuzz","seq":1,"first_seq":0,"ts":${now},"window_ms":1000,"gpus":${open}}`, maybe: true };
-    }
-    case 3: { // huge, tiny and non-numbers in number fields
-      const w = JSON.stringify(good());
-      const field = r.pick(['"mean":500', '"max":520', '"energy_mj":1000000', '"window_ms":1000', '"seq":', '"ts":']);
-      const at = w.indexOf(field);
-      if (field.endsWith(':')) return { topic: gpuTopic, payload: w.replace(new RegExp(`${field}\\d+`), `${field}${r.pick(WEIRD_NUMBERS)}`), maybe: true };
-      return { topic: gpuTopic, payload: w.slice(0, at) + field.split(':')[0] + ':' + r.pick(WEIRD_NUMBERS) + w.slice(at + field.length), maybe: true };
-    }
-    case 4: { // wrong types in required fields
-      const [key, value, reason] = r.pick([
-        ['v', 2, 'unsupported_version'], ['gpus', 'many', undefined], ['gpus', {}, undefined], ['boot_id', 7, undefined], ['ts', 'now', undefined],
-        ['window_ms', true, undefined], ['gpus', [null], undefined], ['gpus', [{ id: 5 }], undefined],
-      ] as const);
-      return { topic: gpuTopic, payload: JSON.stringify({ ...good(), [key]: value }), ...(reason ? { reason } : {}), maybe: reason ? undefined : true };
-    }
-    case 5: { // a host the topic grammar refuses: a reserved site, a broken escape, a reserved host
-      const topic = r.pick([`${PREFIX}/_fuzz/${host}/gpu`, `${PREFIX}/fuzz/bad%zz${r.int(99)}/gpu`, `${PREFIX}/fuzz/_${host}/gpu`, `${PREFIX}/fuzz/${host}/meter/%G${r.int(9)}`]);
-      return { topic, payload: JSON.stringify(good()), reason: 'bad_topic' };
-    }
-    case 6: { // garbage on the other streams
-      const stream = r.pick(['meter/m1', 'job', 'work/j1', 'status', 'info']);
-      return { topic: `${PREFIX}/fuzz/${host}/${stream}`, payload: r.pick(['{', 'nul', '{"v":1,', '\u0000\u0001']), reason: 'invalid_json' };
-    }
-    case 7: // valid JSON of the wrong shape
-      return { topic: gpuTopic, payload: r.pick(['1', '"text"', 'null', '[]', 'true', '{}', '[1,2,3]']), maybe: true };
-    case 8: // a good header with a bad body, each with its own boot: settled rejects must not pile up state without bound
-      return { topic: gpuTopic, payload: JSON.stringify({ ...good(), boot_id: `fz${r.int(1e9).toString(36)}`, gpus: [{ id: 'GPU-x', power_w: stat(-40) }] }), maybe: true };
-    default: // topics the server never subscribes to (Aedes' limit of 100 levels is tried on connections of their own)
-      return { topic: r.pick([`${PREFIX}/fuzz/${host}/nonsense`, 'fuzz/elsewhere', `${PREFIX}/fuzz/${host}/gpu/${'x/'.repeat(90)}y`, `${PREFIX}/fuzz`]), payload: r.bytes(20), maybe: true };
-  }
-}
 
 function rssOf(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -153,7 +80,7 @@ describe(`fuzz (seed ${SEED})`, () => {
         lastGood.set(host, ts);
         good += 1;
       } else if (i % Math.floor(N / oversized) === 1) {
-        m = { topic: `${PREFIX}/fuzz/${r.pick(BAD_HOSTS)}/gpu`, payload: Buffer.alloc(MAX_PAYLOAD + 1 + r.int(40_000), 0x7b), reason: 'oversized' };
+        m = oversizedMessage(r);
       } else {
         m = badMessage(r, Date.now());
       }
