@@ -10,7 +10,7 @@
  * `mixed`. Multi-node jobs: spans are per (site, host, GPU), summed per job.
  */
 import type { GpuReading, GpuWindow, JobEvent } from '../../protocol/payloads.js';
-import { type JobSpan, type SplitOptions, splitWindow } from './attribution.js';
+import { type JobSpan, type SplitOptions, type WindowEnergyIn, splitWindow } from './attribution.js';
 import { GapMemory } from './ledger-gaps.js';
 import { type WindowEnergyResult, energyKey } from './window-energy.js';
 
@@ -117,23 +117,26 @@ export class EnergyLedger {
    * (ledger-gaps.ts): its deltas reverse the covering window's attribution
    * and attribute both parts again.
    */
-  window(site: string, host: string, w: GpuWindow, energies: readonly WindowEnergyResult[]): LedgerDelta[] {
-    const out: LedgerDelta[] = [];
+  window(site: string, host: string, w: GpuWindow, energies: readonly WindowEnergyResult[], out: LedgerDelta[] = []): LedgerDelta[] {
     const instancesOf = migInstances(w.gpus);
     const end = w.ts + w.window_ms;
     const hostKey = `${site}\u0000${host}`;
     if ((this.latestEnd.get(hostKey) ?? -Infinity) < end) this.latestEnd.set(hostKey, end);
-    w.gpus.forEach((g, i) => {
+    for (let i = 0; i < w.gpus.length; i++) {
+      const g = w.gpus[i]!;
       const e = energies[i];
       const key = energyKey(site, host, g.id);
-      const instances = instancesOf.get(g.id) ?? [];
-      if (e?.from === 'covered' && g.energy_mj !== undefined) return this.reopen(out, key, { site, host, w, board: g, instances, lateMj: g.energy_mj });
-      if (e?.energy_j === undefined || e.energy_j === 0) return;
+      const instances = instancesOf?.get(g.id) ?? NO_INSTANCES;
+      if (e?.from === 'covered' && g.energy_mj !== undefined) {
+        this.reopen(out, key, { site, host, w, board: g, instances, lateMj: g.energy_mj });
+        continue;
+      }
+      if (e?.energy_j === undefined || e.energy_j === 0) continue;
       if (e.from === 'counter' && e.since !== undefined && e.sinceMj !== undefined && g.energy_mj !== undefined) {
         this.gaps.remember(key, { site, host, window: w, board: g, instances, since: e.since, sinceMj: e.sinceMj, endMj: g.energy_mj });
       }
-      this.board(out, site, host, w, g, instances, e);
-    });
+      this.board(out, site, host, w, g, instances, e, key);
+    }
     return out;
   }
 
@@ -152,13 +155,13 @@ export class EnergyLedger {
     return { ...this.counts, open_gaps: this.gaps.size, gaps_forgotten: this.gaps.forgotten };
   }
 
-  /** The deltas of one board (a whole GPU, or a board split among its MIG instances). */
-  private board(out: LedgerDelta[], site: string, host: string, w: GpuWindow, g: GpuReading, instances: readonly GpuReading[], e: WindowEnergyResult): void {
+  /** The deltas of one board (a whole GPU, or a board split among its MIG instances); `key` is the board's energyKey when the caller has it. */
+  private board(out: LedgerDelta[], site: string, host: string, w: GpuWindow, g: GpuReading, instances: readonly GpuReading[], e: WindowEnergyResult, key?: string): void {
     if (e.energy_j === undefined || e.energy_j === 0) return;
     const shares = instances.length > 0 ? this.migShares(site, host, w, instances) : [];
-    const parts = shares.length > 0 ? shares.map(({ reading, share }) => ({ reading, energy: e.energy_j! * share })) : [{ reading: g, energy: e.energy_j }];
     const first = out.length;
-    for (const { reading, energy } of parts) this.attribute(out, site, host, w, reading, g, energy, e);
+    if (shares.length === 0) this.attribute(out, site, host, w, g, g, e.energy_j, e, key ?? energyKey(site, host, g.id));
+    else for (const { reading, share } of shares) this.attribute(out, site, host, w, reading, g, e.energy_j * share, e, energyKey(site, host, reading.id));
     if (out.length > first) out[first]!.window_ms = w.window_ms + Math.max(0, w.ts - (e.since ?? w.ts)); // a counter difference also covers its gap
   }
 
@@ -195,31 +198,33 @@ export class EnergyLedger {
     return busy.map((r) => ({ reading: r, share: total > 0 ? (r.util_pct?.mean ?? 0) / total : 1 / busy.length }));
   }
 
-  /** Splits `energy` of `reading` (a GPU, or a MIG instance of `board`) between its jobs, idle and unattributed. */
-  private attribute(out: LedgerDelta[], site: string, host: string, w: GpuWindow, reading: GpuReading, board: GpuReading, energy: number, e: WindowEnergyResult): void {
-    const counter = e.from === 'counter';
-    const split = splitWindow(
-      {
-        ts: w.ts, window_ms: w.window_ms, energy_j: energy, from: e.since ?? w.ts,
-        ...(reading.util_pct && { util_pct: reading.util_pct.mean }),
-        ...(reading.processes && { processes: reading.processes }),
-      },
-      this.spans.get(energyKey(site, host, reading.id)) ?? [],
-      this.opts,
-    );
+  /** Splits `energy` of `reading` (a GPU, or a MIG instance of `board`; `key` its energyKey) between its jobs, idle and unattributed. */
+  private attribute(out: LedgerDelta[], site: string, host: string, w: GpuWindow, reading: GpuReading, board: GpuReading, energy: number, e: WindowEnergyResult, key: string): void {
+    const from = e.since ?? w.ts;
+    const spans = this.spans.get(key);
+    if (spans === undefined || spans.length === 0) {
+      // No job ever held this GPU (the common case): all of it is idle, as splitWindow says for no spans, without its allocations.
+      if (w.ts + w.window_ms - Math.min(from, w.ts) > 0 && energy !== 0) this.push(out, 'idle', '', site, host, w, reading, board, e, energy, 0, 0, 0);
+      return;
+    }
+    const input: WindowEnergyIn = { ts: w.ts, window_ms: w.window_ms, energy_j: energy, from };
+    if (reading.util_pct) input.util_pct = reading.util_pct.mean;
+    if (reading.processes) input.processes = reading.processes;
+    const split = splitWindow(input, spans, this.opts);
+    for (const [job, p] of split.jobs) this.push(out, 'job', job, site, host, w, reading, board, e, p.energy_j, p.allocated_idle_j, p.gpu_ms, p.allocated_idle_ms);
+    this.push(out, 'idle', '', site, host, w, reading, board, e, split.idle_j, 0, 0, 0);
+    this.push(out, 'unattributed', '', site, host, w, reading, board, e, split.unattributed_j, 0, 0, 0);
+  }
+
+  /** One delta, unless it is empty (no energy and no GPU time). */
+  private push(out: LedgerDelta[], category: LedgerCategory, job: string, site: string, host: string, w: GpuWindow, reading: GpuReading, board: GpuReading, e: WindowEnergyResult, joules: number, idleJ: number, ms: number, idleMs: number): void {
+    if (joules === 0 && ms === 0) return;
     const util = reading.util_pct?.mean;
-    const add = (category: LedgerCategory, job: string, joules: number, idleJ = 0, ms = 0, idleMs = 0) => {
-      if (joules !== 0 || ms !== 0) {
-        out.push({
-          category, t: w.ts - (w.ts % LEDGER_BUCKET_MS), job, site, host, gpu: reading.id, energy_j: joules, allocated_idle_j: idleJ, gpu_ms: ms,
-          allocated_idle_ms: idleMs, counter_j: counter ? joules : 0, util_ms: util === undefined ? 0 : util * ms, util_known_ms: util === undefined ? 0 : ms,
-          power_max_w: board.power_w?.max ?? null, window_ms: 0,
-        });
-      }
-    };
-    for (const [job, p] of split.jobs) add('job', job, p.energy_j, p.allocated_idle_j, p.gpu_ms, p.allocated_idle_ms);
-    add('idle', '', split.idle_j);
-    add('unattributed', '', split.unattributed_j);
+    out.push({
+      category, t: w.ts - (w.ts % LEDGER_BUCKET_MS), job, site, host, gpu: reading.id, energy_j: joules, allocated_idle_j: idleJ, gpu_ms: ms,
+      allocated_idle_ms: idleMs, counter_j: e.from === 'counter' ? joules : 0, util_ms: util === undefined ? 0 : util * ms, util_known_ms: util === undefined ? 0 : ms,
+      power_max_w: board.power_w?.max ?? null, window_ms: 0,
+    });
   }
 }
 
@@ -228,16 +233,19 @@ export class EnergyLedger {
  * board's power, which only the board reports. Most windows have none, so
  * this costs one scan per window.
  */
-function migInstances(gpus: readonly GpuReading[]): Map<string, GpuReading[]> {
-  const out = new Map<string, GpuReading[]>();
+function migInstances(gpus: readonly GpuReading[]): Map<string, GpuReading[]> | undefined {
+  let out: Map<string, GpuReading[]> | undefined;
   for (const r of gpus) {
     const slash = r.id.lastIndexOf('/');
     if (slash < 0) continue;
     const board = r.id.slice(0, slash);
+    out ??= new Map();
     out.set(board, [...(out.get(board) ?? []), r]);
   }
   return out;
 }
+
+const NO_INSTANCES: readonly GpuReading[] = [];
 
 /** The reversal of a delta: every sum negated; a peak cannot be un-maxed, so it adds nothing. */
 function negated(d: LedgerDelta): LedgerDelta {
@@ -247,24 +255,47 @@ function negated(d: LedgerDelta): LedgerDelta {
   };
 }
 
-/** Sums deltas by (category, job, GPU, quarter hour), so a batch stores one row per key. */
+/**
+ * Sums deltas by (category, job, GPU, quarter hour), so a batch stores one
+ * row per key, in the order each key first appears. A GPU mostly has one
+ * key per batch: its first delta is found by host and GPU without building
+ * a key string, and only the others are keyed in full.
+ */
 export function foldDeltas(deltas: readonly LedgerDelta[]): LedgerDelta[] {
-  const byKey = new Map<string, LedgerDelta>();
+  const out: LedgerDelta[] = [];
+  const firstOf = new Map<string, Map<string, LedgerDelta>>();
+  const others = new Map<string, LedgerDelta>();
   for (const d of deltas) {
-    const k = `${d.category}\u0000${d.t}\u0000${d.job}\u0000${energyKey(d.site, d.host, d.gpu)}`;
-    const have = byKey.get(k);
-    if (!have) byKey.set(k, { ...d });
-    else {
-      have.energy_j += d.energy_j;
-      have.allocated_idle_j += d.allocated_idle_j;
-      have.gpu_ms += d.gpu_ms;
-      have.allocated_idle_ms += d.allocated_idle_ms;
-      have.counter_j += d.counter_j;
-      have.util_ms += d.util_ms;
-      have.util_known_ms += d.util_known_ms;
-      have.window_ms += d.window_ms;
-      if (d.power_max_w !== null && (have.power_max_w === null || d.power_max_w > have.power_max_w)) have.power_max_w = d.power_max_w;
+    let byGpu = firstOf.get(d.host);
+    if (!byGpu) firstOf.set(d.host, (byGpu = new Map()));
+    const first = byGpu.get(d.gpu);
+    let have: LedgerDelta | undefined;
+    if (first === undefined) byGpu.set(d.gpu, (have = { ...d }));
+    else if (first.t === d.t && first.category === d.category && first.job === d.job && first.site === d.site) {
+      merge(first, d);
+      continue;
+    } else {
+      const k = `${d.category}\u0000${d.t}\u0000${d.job}\u0000${energyKey(d.site, d.host, d.gpu)}`;
+      const other = others.get(k);
+      if (other) {
+        merge(other, d);
+        continue;
+      }
+      others.set(k, (have = { ...d }));
     }
+    out.push(have);
   }
-  return [...byKey.values()];
+  return out;
+}
+
+function merge(have: LedgerDelta, d: LedgerDelta): void {
+  have.energy_j += d.energy_j;
+  have.allocated_idle_j += d.allocated_idle_j;
+  have.gpu_ms += d.gpu_ms;
+  have.allocated_idle_ms += d.allocated_idle_ms;
+  have.counter_j += d.counter_j;
+  have.util_ms += d.util_ms;
+  have.util_known_ms += d.util_known_ms;
+  have.window_ms += d.window_ms;
+  if (d.power_max_w !== null && (have.power_max_w === null || d.power_max_w > have.power_max_w)) have.power_max_w = d.power_max_w;
 }

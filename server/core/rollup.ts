@@ -77,9 +77,21 @@ function foldStat(row: MinuteRow, m: SeriesMetric, s: Stat | undefined, ts: numb
  */
 export class MinuteRows {
   private readonly rows = new Map<string, MinuteRow>();
+  /**
+   * The latest row of each member, by site, host and GPU ('' and a host row
+   * apart): a member's windows mostly fall in the minute of its previous
+   * one, found without building the row's key. Dropped whenever rows leave.
+   */
+  private readonly latest = new Map<string, Map<string, { gpus: Map<string, MinuteRow>; host?: MinuteRow }>>();
 
   private row(site: string, host: string, gpu: string | undefined, ts: number): MinuteRow {
     const minute = ts - (ts % ROLLUP_MS);
+    let hosts = this.latest.get(site);
+    if (!hosts) this.latest.set(site, (hosts = new Map()));
+    let member = hosts.get(host);
+    if (!member) hosts.set(host, (member = { gpus: new Map() }));
+    const cached = gpu === undefined ? member.host : member.gpus.get(gpu);
+    if (cached !== undefined && cached.minute === minute) return cached;
     const key = rowKey({ site, host, gpu, minute });
     let row = this.rows.get(key);
     if (!row) {
@@ -87,6 +99,8 @@ export class MinuteRows {
       if (gpu !== undefined) row.gpu = gpu;
       this.rows.set(key, row);
     }
+    if (gpu === undefined) member.host = row;
+    else member.gpus.set(gpu, row);
     return row;
   }
 
@@ -130,11 +144,13 @@ export class MinuteRows {
         this.rows.delete(k);
       }
     }
+    if (out.length > 0) this.latest.clear();
     return out;
   }
 
   clear(): void {
     this.rows.clear();
+    this.latest.clear();
   }
 
   get size(): number {

@@ -33,9 +33,33 @@ export interface EnergyWindow {
   power_mean_w?: number | undefined;
 }
 
-/** Names cannot contain NUL (protocol: UTF-8 text), so the joined key is unambiguous, and cheap on the hot path. */
+/** Keys already built, by site, host and GPU (see energyKey); cleared whole when it reaches MAX_KEYS. */
+const keys = new Map<string, Map<string, Map<string, string>>>();
+let keyCount = 0;
+const MAX_KEYS = 1_000_000;
+
+/**
+ * Names cannot contain NUL (protocol: UTF-8 text), so the joined key is
+ * unambiguous. The hot path asks for every GPU of every window, and several
+ * maps look it up: the same string object each time is built once and
+ * hashed once, where a new one would be built, flattened and hashed anew.
+ */
 export function energyKey(site: string, host: string, gpu: string): string {
-  return `${site}\u0000${host}\u0000${gpu}`;
+  if (keyCount >= MAX_KEYS) {
+    keys.clear();
+    keyCount = 0;
+  }
+  let hosts = keys.get(site);
+  if (!hosts) keys.set(site, (hosts = new Map()));
+  let gpus = hosts.get(host);
+  if (!gpus) hosts.set(host, (gpus = new Map()));
+  let key = gpus.get(gpu);
+  if (key === undefined) {
+    key = `${site}\u0000${host}\u0000${gpu}`;
+    gpus.set(gpu, key);
+    keyCount += 1;
+  }
+  return key;
 }
 
 export interface WindowEnergyResult {
