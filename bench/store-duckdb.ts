@@ -3,8 +3,10 @@
  * - append: GPU samples per second written by the DuckDbStore (de-duplication
  *   through the delivery ledger, per-window energy, host totals, rollups and
  *   the delivery state, all in one transaction per batch), next to a bare
- *   appender writing the same GPU rows and nothing else; DuckDB limited to
- *   one thread for both, so the figure is per core;
+ *   appender writing the same GPU rows and nothing else, through the same
+ *   column-chunk writer (server/store/duckdb-chunks.ts), the fastest plain
+ *   append there is; DuckDB limited to one thread for both, so the figure is
+ *   per core;
  * - bytes per sample on disk after a checkpoint;
  * - rollup queries on 64 GPUs x 30 days at 1 Hz, prefilled as one-minute
  *   rollups (what 166 million raw windows would become): one day of fleet
@@ -20,18 +22,27 @@ import type { GpuWindow } from '../protocol/payloads.js';
 import { DeliveryLedger } from '../server/core/delivery.js';
 import { SERIES_METRICS } from '../server/core/series.js';
 import { DuckDbStore } from '../server/store/duckdb-store.js';
+import { ChunkWriter } from '../server/store/duckdb-chunks.js';
 import { GPU_WINDOWS_DDL, appendWindow } from '../server/store/duckdb-tables.js';
 import { querySeries } from '../server/store/series-query.js';
 
 const T0 = 1_764_000_000_000;
 const stat = (v: number) => ({ min: v - 5, max: v + 5, mean: v, last: v, n: 10 });
 
-function windows(hosts: number, seconds: number): { host: string; w: GpuWindow }[] {
+/**
+ * One window per host per second, 8 GPUs each. Ids are short by default
+ * (inline in DuckDB's 12-byte strings); `uuid` gives the shapes real fleets
+ * send: GPU UUIDs, a boot UUID per host, fully qualified host names.
+ */
+function windows(hosts: number, seconds: number, ids: 'short' | 'uuid' = 'short'): { host: string; w: GpuWindow }[] {
+  const uuid = ids === 'uuid';
+  const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
   const out: { host: string; w: GpuWindow }[] = [];
   for (let s = 0; s < seconds; s++) {
     for (let h = 0; h < hosts; h++) {
-      const gpus = Array.from({ length: 8 }, (_, g) => ({ id: `GPU-${h}-${g}`, power_w: stat(300 + g), energy_mj: (s + 1) * 300_000, util_pct: stat(80), temp_c: stat(60), power_limit_w: 700 }));
-      out.push({ host: `h${h}`, w: { v: 1, boot_id: 'bench', seq: s, first_seq: 0, ts: T0 + s * 1000, window_ms: 1000, host_power_w: stat(2428), gpus } });
+      const gpus = Array.from({ length: 8 }, (_, g) => ({ id: uuid ? `GPU-${hex(h, 8)}-1d2e-4f00-8a00-${hex(g, 12)}` : `GPU-${h}-${g}`, power_w: stat(300 + g), energy_mj: (s + 1) * 300_000, util_pct: stat(80), temp_c: stat(60), power_limit_w: 700 }));
+      const host = uuid ? `gpu-node-${h}.cluster.example.org` : `h${h}`;
+      out.push({ host, w: { v: 1, boot_id: uuid ? `${hex(h, 8)}-b007-4f00-8a00-000000000000` : 'bench', seq: s, first_seq: 0, ts: T0 + s * 1000, window_ms: 1000, host_power_w: stat(2428), gpus } });
     }
   }
   return out;
@@ -49,8 +60,8 @@ export interface AppendResult {
 }
 
 /** Appends `hosts x seconds` windows of 8 GPUs in batches of one second of the fleet. */
-export async function duckdbAppend(hosts = 1000, seconds = 120): Promise<AppendResult> {
-  const data = windows(hosts, seconds);
+export async function duckdbAppend(hosts = 1000, seconds = 120, ids: 'short' | 'uuid' = 'short'): Promise<AppendResult> {
+  const data = windows(hosts, seconds, ids);
   const rows = data.length * 8;
 
   const kwDir = dir('append');
@@ -87,9 +98,9 @@ export async function duckdbAppend(hosts = 1000, seconds = 120): Promise<AppendR
   t = performance.now();
   for (let i = 0; i < data.length; i += hosts) {
     await conn.run('BEGIN TRANSACTION');
-    const a = await conn.createAppender('gpu_windows');
-    for (const { host, w } of data.slice(i, i + hosts)) appendWindow(a, { kind: 'gpu', key: { site: 'bench', host, stream: 'gpu', bootId: 'bench' }, window: w, receivedAt: T0 }, none);
-    a.closeSync();
+    const a = await ChunkWriter.open(conn, 'gpu_windows');
+    for (const { host, w } of data.slice(i, i + hosts)) appendWindow(a, { kind: 'gpu', key: { site: 'bench', host, stream: 'gpu', bootId: w.boot_id }, window: w, receivedAt: T0 }, none);
+    a.close();
     await conn.run('COMMIT');
   }
   const bareSeconds = (performance.now() - t) / 1000;

@@ -5,9 +5,10 @@
  * rolls back, and tells the energy state which (a rolled-back batch is
  * retried and must not read as late).
  */
-import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { type EnergyLedger, type LedgerDelta, foldDeltas } from '../core/ledger.js';
 import { type WindowEnergy, type WindowEnergyResult, energyKey } from '../core/window-energy.js';
+import { ChunkWriter } from './duckdb-chunks.js';
 import type { RollupWriter } from './duckdb-rollups.js';
 import { appendAlertEntry, appendHostWindow, appendJobEvent, appendLedgerDelta, appendMeterWindow, appendWindow, appendWorkReport } from './duckdb-tables.js';
 import type { StoredItem } from './store.js';
@@ -34,16 +35,16 @@ export function windowEnergies(item: GpuItem, energy: WindowEnergy): WindowEnerg
  * that starts in this batch owns this batch's windows after its start.
  */
 export async function appendBatch(conn: DuckDBConnection, batch: readonly StoredItem[], energy: WindowEnergy, rollups: RollupWriter | undefined, ledger: EnergyLedger): Promise<number> {
-  const appenders = new Map<string, DuckDBAppender>();
-  const appender = async (table: string) => {
-    let a = appenders.get(table);
-    if (!a) appenders.set(table, (a = await conn.createAppender(table)));
-    return a;
+  const writers = new Map<string, ChunkWriter>();
+  const writer = async (table: string) => {
+    let w = writers.get(table);
+    if (!w) writers.set(table, (w = await ChunkWriter.open(conn, table)));
+    return w;
   };
   let rows = 0;
   for (const item of batch) {
     if (item.kind !== 'job') continue;
-    rows += appendJobEvent(await appender('job_events'), item);
+    rows += appendJobEvent(await writer('job_events'), item);
     ledger.jobEvent(item.key.site, item.key.host, item.event);
   }
   const deltas: LedgerDelta[] = [];
@@ -54,24 +55,24 @@ export async function appendBatch(conn: DuckDBConnection, batch: readonly Stored
       sinceYield = 0;
       await new Promise((r) => setImmediate(r));
     }
-    if (item.kind === 'meter') rows += appendMeterWindow(await appender('meter_windows'), item);
-    if (item.kind === 'work') rows += appendWorkReport(await appender('work_reports'), item);
-    if (item.kind === 'alert') appendAlertEntry(await appender('alert_log'), item); // not counted: written_rows counts GPU, meter and job rows
+    if (item.kind === 'meter') rows += appendMeterWindow(await writer('meter_windows'), item);
+    if (item.kind === 'work') rows += appendWorkReport(await writer('work_reports'), item);
+    if (item.kind === 'alert') appendAlertEntry(await writer('alert_log'), item); // not counted: written_rows counts GPU, meter and job rows
     if (item.kind !== 'gpu') continue;
     const energies = windowEnergies(item, energy);
     const { site, host } = item.key;
     const w = item.window;
-    deltas.push(...ledger.window(site, host, w, energies));
+    ledger.window(site, host, w, energies, deltas);
     if (!rollups) continue;
-    rows += appendWindow(await appender('gpu_windows'), item, energies);
-    appendHostWindow(await appender('host_windows'), item); // not counted: written_rows counts GPU, meter and job rows
+    rows += appendWindow(await writer('gpu_windows'), item, energies);
+    appendHostWindow(await writer('host_windows'), item); // not counted: written_rows counts GPU, meter and job rows
     for (let i = 0; i < w.gpus.length; i++) rollups.addGpu(site, host, w.gpus[i]!, w.ts, w.window_ms, energies[i]!.energy_j);
     if (w.host_power_w) rollups.addHost(site, host, w.host_power_w, w.ts, w.window_ms);
   }
   if (deltas.length > 0) {
-    const a = await appender('energy_ledger');
+    const a = await writer('energy_ledger');
     for (const d of foldDeltas(deltas)) appendLedgerDelta(a, d);
   }
-  for (const a of appenders.values()) a.closeSync(); // flushes the appended rows into the open transaction
+  for (const w of writers.values()) w.close(); // flushes the appended rows into the open transaction
   return rows;
 }

@@ -11,6 +11,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { GpuReading, Stat } from '../../protocol/payloads.js';
 import { MinuteRows, type MinuteRow, ROLLUP_MS } from '../core/rollup.js';
 import { GPU_ROLLUP_TABLE, HOST_ROLLUP_TABLE, minuteRowFromSql, rawMinutesSql } from './duckdb-rollup-sql.js';
+import { ChunkWriter } from './duckdb-chunks.js';
 import { appendMinuteRow } from './duckdb-tables.js';
 
 /** Windows normally arrive within seconds; two minutes also absorb a short broker hiccup before a minute is stored. */
@@ -91,9 +92,9 @@ export class RollupWriter {
 
 async function append(conn: DuckDBConnection, rows: readonly MinuteRow[]): Promise<void> {
   if (rows.length === 0) return;
-  const gpu = await conn.createAppender(GPU_ROLLUP_TABLE);
-  const host = await conn.createAppender(HOST_ROLLUP_TABLE);
+  const gpu = await ChunkWriter.open(conn, GPU_ROLLUP_TABLE);
+  const host = await ChunkWriter.open(conn, HOST_ROLLUP_TABLE);
   for (const r of rows) appendMinuteRow(r.gpu === undefined ? host : gpu, r);
-  gpu.closeSync();
-  host.closeSync();
+  gpu.close();
+  host.close();
 }

@@ -3,13 +3,14 @@
  * Absent values are NULL, never 0. Every table carries (site, host, boot_id,
  * seq), the delivery key, so a row can always be traced to its message.
  */
-import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Stat } from '../../protocol/payloads.js';
 import type { DeliveryRow } from '../core/delivery.js';
 import type { LedgerDelta } from '../core/ledger.js';
 import type { MinuteRow } from '../core/rollup.js';
 import { SERIES_METRICS } from '../core/series.js';
 import type { WindowEnergyResult } from '../core/window-energy.js';
+import { ChunkWriter } from './duckdb-chunks.js';
 import type { StoredItem } from './store.js';
 
 export const GPU_WINDOWS_DDL = `
@@ -54,195 +55,97 @@ export const STAGING_TABLES = [STAGING_DDL];
 
 /** Windows and their delivery state commit together: stage the rows, then replace by key. */
 export async function upsertDelivery(conn: DuckDBConnection, rows: readonly DeliveryRow[]): Promise<void> {
-  const a = await conn.createAppender('delivery_staging', 'main', 'temp');
+  const w = await ChunkWriter.open(conn, 'delivery_staging', 'main', 'temp');
   for (const r of rows) {
-    a.appendVarchar(r.site);
-    a.appendVarchar(r.host);
-    a.appendVarchar(r.stream);
-    a.appendVarchar(r.bootId);
-    a.appendBigInt(BigInt(r.watermark));
-    a.appendVarchar(JSON.stringify(r.ranges));
-    a.appendBigInt(BigInt(r.rejected));
-    a.appendBigInt(BigInt(r.lost));
-    a.appendVarchar(JSON.stringify(r.lostRanges));
-    a.appendBigInt(BigInt(r.updatedMs));
-    a.endRow();
+    w.varchar(r.site).varchar(r.host).varchar(r.stream).varchar(r.bootId);
+    w.bigint(r.watermark).varchar(JSON.stringify(r.ranges)).bigint(r.rejected).bigint(r.lost).varchar(JSON.stringify(r.lostRanges)).bigint(r.updatedMs);
+    w.endRow();
   }
-  a.closeSync();
+  w.close();
   await conn.run('INSERT OR REPLACE INTO delivery_streams SELECT * FROM delivery_staging');
   await conn.run('DELETE FROM delivery_staging');
 }
 
-function appendNumber(a: DuckDBAppender, v: number | undefined): void {
-  if (v === undefined) a.appendNull();
-  else a.appendDouble(v);
+/** The five columns of a Stat (samples, min, max, mean, last), all NULL when it is absent. */
+function stat(w: ChunkWriter, s: Stat | undefined): void {
+  if (!s) w.nulls(5);
+  else w.integer(s.n).double(s.min).double(s.max).double(s.mean).double(s.last);
 }
 
-/** One row per GPU; absent values are NULL, never 0. (Hot path: the window's own values are converted once.) */
-/** `energies[i]` is the energy of `window.gpus[i]` (server/core/window-energy.ts). */
-export function appendWindow(a: DuckDBAppender, item: Extract<StoredItem, { kind: 'gpu' }>, energies: readonly WindowEnergyResult[]): number {
-  const w = item.window;
+/** One row per GPU; absent values are NULL, never 0. `energies[i]` is the energy of `window.gpus[i]` (server/core/window-energy.ts). */
+export function appendWindow(w: ChunkWriter, item: Extract<StoredItem, { kind: 'gpu' }>, energies: readonly WindowEnergyResult[]): number {
+  const win = item.window;
   const { site, host } = item.key;
-  const seq = BigInt(w.seq);
-  const ts = BigInt(w.ts);
-  const received = BigInt(item.receivedAt);
-  for (let i = 0; i < w.gpus.length; i++) {
-    const g = w.gpus[i]!;
-    a.appendVarchar(site);
-    a.appendVarchar(host);
-    a.appendVarchar(w.boot_id);
-    a.appendBigInt(seq);
-    a.appendBigInt(ts);
-    a.appendInteger(w.window_ms);
-    a.appendVarchar(g.id);
-    appendStat(a, g.power_w);
-    appendNumber(a, g.energy_mj);
-    appendNumber(a, g.window_energy_mj);
-    appendNumber(a, g.util_pct?.mean);
-    appendNumber(a, g.mem_used_mib?.mean);
-    appendNumber(a, g.temp_c?.max);
-    appendNumber(a, g.sm_clock_mhz?.mean);
-    appendNumber(a, g.power_limit_w);
-    a.appendBigInt(received);
+  for (let i = 0; i < win.gpus.length; i++) {
+    const g = win.gpus[i]!;
     const e = energies[i]!;
-    appendNumber(a, e.energy_j);
-    if (e.from === undefined) a.appendNull();
-    else a.appendVarchar(e.from);
-    a.endRow();
+    w.varchar(site).varchar(host).varchar(win.boot_id).bigint(win.seq).bigint(win.ts).integer(win.window_ms).varchar(g.id);
+    stat(w, g.power_w);
+    w.double(g.energy_mj).double(g.window_energy_mj);
+    w.double(g.util_pct?.mean).double(g.mem_used_mib?.mean).double(g.temp_c?.max).double(g.sm_clock_mhz?.mean).double(g.power_limit_w);
+    w.bigint(item.receivedAt).double(e.energy_j).varchar(e.from);
+    w.endRow();
   }
-  return w.gpus.length;
+  return win.gpus.length;
 }
 
 /** The window's host total, when the collector measured one. */
-export function appendHostWindow(a: DuckDBAppender, item: Extract<StoredItem, { kind: 'gpu' }>): number {
-  const w = item.window;
-  if (!w.host_power_w) return 0;
-  a.appendVarchar(item.key.site);
-  a.appendVarchar(item.key.host);
-  a.appendVarchar(w.boot_id);
-  a.appendBigInt(BigInt(w.seq));
-  a.appendBigInt(BigInt(w.ts));
-  a.appendInteger(w.window_ms);
-  appendStat(a, w.host_power_w);
-  a.appendBigInt(BigInt(item.receivedAt));
-  a.endRow();
+export function appendHostWindow(w: ChunkWriter, item: Extract<StoredItem, { kind: 'gpu' }>): number {
+  const win = item.window;
+  if (!win.host_power_w) return 0;
+  w.varchar(item.key.site).varchar(item.key.host).varchar(win.boot_id).bigint(win.seq).bigint(win.ts).integer(win.window_ms);
+  stat(w, win.host_power_w);
+  w.bigint(item.receivedAt).endRow();
   return 1;
 }
 
 /** One minute row (whole or partial), in the column order of duckdb-schema.ts's rollup tables. */
-export function appendMinuteRow(a: DuckDBAppender, r: MinuteRow): void {
-  a.appendVarchar(r.site);
-  a.appendVarchar(r.host);
-  if (r.gpu !== undefined) a.appendVarchar(r.gpu);
-  a.appendBigInt(BigInt(r.minute));
-  a.appendBigInt(BigInt(r.covered_ms));
-  a.appendInteger(r.windows);
-  appendNumber(a, r.energy_j);
+export function appendMinuteRow(w: ChunkWriter, r: MinuteRow): void {
+  w.varchar(r.site).varchar(r.host);
+  if (r.gpu !== undefined) w.varchar(r.gpu);
+  w.bigint(r.minute).bigint(r.covered_ms).integer(r.windows).double(r.energy_j);
   for (const m of SERIES_METRICS) {
     const f = r.metrics[m];
-    if (!f) {
-      for (let i = 0; i < 6; i++) a.appendNull();
-      continue;
-    }
-    a.appendDouble(f.wsum);
-    a.appendBigInt(BigInt(f.wms));
-    a.appendDouble(f.min);
-    a.appendDouble(f.max);
-    a.appendDouble(f.last);
-    a.appendBigInt(BigInt(f.lastTs));
+    if (!f) w.nulls(6);
+    else w.double(f.wsum).bigint(f.wms).double(f.min).double(f.max).double(f.last).bigint(f.lastTs);
   }
-  a.endRow();
+  w.endRow();
 }
 
-export function appendJobEvent(a: DuckDBAppender, item: Extract<StoredItem, { kind: 'job' }>): number {
+export function appendJobEvent(w: ChunkWriter, item: Extract<StoredItem, { kind: 'job' }>): number {
   const e = item.event;
-  const optional = (v: string | undefined) => (v === undefined ? a.appendNull() : a.appendVarchar(v));
-  a.appendVarchar(item.key.site);
-  a.appendVarchar(item.key.host);
-  a.appendVarchar(e.boot_id);
-  a.appendBigInt(BigInt(e.seq));
-  a.appendBigInt(BigInt(e.ts));
-  a.appendVarchar(e.event);
-  a.appendVarchar(e.job);
-  optional(e.user);
-  optional(e.project);
-  optional(e.partition);
-  a.appendVarchar(JSON.stringify(e.gpus));
-  optional(e.labels && JSON.stringify(e.labels));
-  a.appendBigInt(BigInt(item.receivedAt));
-  a.endRow();
+  w.varchar(item.key.site).varchar(item.key.host).varchar(e.boot_id).bigint(e.seq).bigint(e.ts);
+  w.varchar(e.event).varchar(e.job).varchar(e.user).varchar(e.project).varchar(e.partition);
+  w.varchar(JSON.stringify(e.gpus)).varchar(e.labels && JSON.stringify(e.labels)).bigint(item.receivedAt);
+  w.endRow();
   return 1;
 }
 
-function appendStat(a: DuckDBAppender, s: Stat | undefined): void {
-  if (!s) {
-    for (let i = 0; i < 5; i++) a.appendNull();
-    return;
-  }
-  a.appendInteger(s.n);
-  a.appendDouble(s.min);
-  a.appendDouble(s.max);
-  a.appendDouble(s.mean);
-  a.appendDouble(s.last);
-}
-
-export function appendMeterWindow(a: DuckDBAppender, item: Extract<StoredItem, { kind: 'meter' }>): number {
-  const w = item.window;
-  a.appendVarchar(item.key.site);
-  a.appendVarchar(item.key.host);
-  a.appendVarchar(item.meter);
-  a.appendVarchar(w.boot_id);
-  a.appendBigInt(BigInt(w.seq));
-  a.appendBigInt(BigInt(w.ts));
-  a.appendInteger(w.window_ms);
-  appendStat(a, w.power_w);
-  appendNumber(a, w.energy_import_wh);
-  appendNumber(a, w.energy_export_wh);
-  appendNumber(a, w.voltage_v?.mean);
-  appendNumber(a, w.current_a?.mean);
-  appendNumber(a, w.pf?.mean);
-  a.appendBigInt(BigInt(item.receivedAt));
-  a.endRow();
+export function appendMeterWindow(w: ChunkWriter, item: Extract<StoredItem, { kind: 'meter' }>): number {
+  const win = item.window;
+  w.varchar(item.key.site).varchar(item.key.host).varchar(item.meter).varchar(win.boot_id).bigint(win.seq).bigint(win.ts).integer(win.window_ms);
+  stat(w, win.power_w);
+  w.double(win.energy_import_wh).double(win.energy_export_wh).double(win.voltage_v?.mean).double(win.current_a?.mean).double(win.pf?.mean);
+  w.bigint(item.receivedAt).endRow();
   return 1;
 }
 
-export function appendLedgerDelta(a: DuckDBAppender, d: LedgerDelta): void {
-  a.appendBigInt(BigInt(d.t));
-  a.appendVarchar(d.category);
-  a.appendVarchar(d.job);
-  a.appendVarchar(d.site);
-  a.appendVarchar(d.host);
-  a.appendVarchar(d.gpu);
-  a.appendDouble(d.energy_j);
-  a.appendDouble(d.allocated_idle_j);
-  a.appendBigInt(BigInt(Math.round(d.gpu_ms)));
-  a.appendBigInt(BigInt(Math.round(d.allocated_idle_ms)));
-  a.appendDouble(d.counter_j);
-  a.appendDouble(d.util_ms);
-  a.appendBigInt(BigInt(Math.round(d.util_known_ms)));
-  appendNumber(a, d.power_max_w ?? undefined);
-  a.appendBigInt(BigInt(Math.round(d.window_ms)));
-  a.endRow();
+export function appendLedgerDelta(w: ChunkWriter, d: LedgerDelta): void {
+  w.bigint(d.t).varchar(d.category).varchar(d.job).varchar(d.site).varchar(d.host).varchar(d.gpu);
+  w.double(d.energy_j).double(d.allocated_idle_j).bigint(Math.round(d.gpu_ms)).bigint(Math.round(d.allocated_idle_ms)).double(d.counter_j);
+  w.double(d.util_ms).bigint(Math.round(d.util_known_ms)).double(d.power_max_w).bigint(Math.round(d.window_ms));
+  w.endRow();
 }
 
-export function appendWorkReport(a: DuckDBAppender, item: Extract<StoredItem, { kind: 'work' }>): number {
-  a.appendVarchar(item.key.site);
-  a.appendVarchar(item.key.host);
-  a.appendVarchar(item.job);
-  a.appendBigInt(BigInt(item.report.ts));
-  a.appendVarchar(JSON.stringify(item.report.totals));
-  a.appendBigInt(BigInt(item.receivedAt));
-  a.endRow();
+export function appendWorkReport(w: ChunkWriter, item: Extract<StoredItem, { kind: 'work' }>): number {
+  w.varchar(item.key.site).varchar(item.key.host).varchar(item.job).bigint(item.report.ts).varchar(JSON.stringify(item.report.totals)).bigint(item.receivedAt);
+  w.endRow();
   return 1;
 }
 
-export function appendAlertEntry(a: DuckDBAppender, item: Extract<StoredItem, { kind: 'alert' }>): number {
-  a.appendBigInt(BigInt(item.entry.ts));
-  a.appendVarchar(item.entry.kind);
-  a.appendVarchar(item.entry.key);
-  a.appendVarchar(JSON.stringify(item.entry.data));
-  if (item.entry.actor === undefined) a.appendNull();
-  else a.appendVarchar(item.entry.actor);
-  a.endRow();
+export function appendAlertEntry(w: ChunkWriter, item: Extract<StoredItem, { kind: 'alert' }>): number {
+  const e = item.entry;
+  w.bigint(e.ts).varchar(e.kind).varchar(e.key).varchar(JSON.stringify(e.data)).varchar(e.actor);
+  w.endRow();
   return 1;
 }
