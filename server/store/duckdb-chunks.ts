@@ -8,6 +8,8 @@
  *
  * Column types come from the appender (the table's own), and each value is
  * checked against its column's type, so a misordered row fails loudly.
+ * Values and the validity mask are written in DuckDB's in-memory layout,
+ * little-endian, as on every platform @duckdb/node-bindings ships for.
  *
  * Strings: DuckDB's string_t is 16 bytes, a u32 length and then either the
  * string itself (up to 12 bytes, zero padded) or a 4-byte prefix and a
@@ -209,8 +211,9 @@ export class ChunkWriter {
     if (this.col !== 0) throw new Error('ChunkWriter: closed in the middle of a row');
     this.flush();
     this.appender.closeSync();
-    const list = spare.get(this.types) ?? [];
-    if (list.length < SPARE_PER_TYPES) spare.set(this.types, [...list, this.buffers]);
+    let list = spare.get(this.types);
+    if (!list) spare.set(this.types, (list = []));
+    if (list.length < SPARE_PER_TYPES) list.push(this.buffers);
   }
 
   /** Writes a string of at most 12 UTF-8 bytes into its string_t; false for a longer one. */

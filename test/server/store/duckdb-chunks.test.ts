@@ -86,6 +86,15 @@ describe('ChunkWriter (a real in-memory DuckDB)', () => {
     expect((await conn.runAndReadAll("SELECT count(*) AS n FROM t WHERE s = 'ab'")).getRowObjectsJS()).toEqual([{ n: BigInt(CHUNK_ROWS) }]);
   });
 
+  it('leaves nothing of one writer in the next (buffers are reused): no NULL, string or value carries over', async () => {
+    const first = await ChunkWriter.open(conn, 't');
+    for (let k = 0; k < 100; k++) first.varchar(k % 2 ? null : 'a string longer than twelve bytes').double(null).bigint(null).integer(null).endRow();
+    first.close();
+    await conn.run('DELETE FROM t');
+    const rows: Row[] = Array.from({ length: 100 }, (_, k) => ({ s: `s${k}`, d: k, b: k, i: k }));
+    expect(await roundTrip(rows)).toEqual(rows);
+  });
+
   it('refuses a value of the wrong type, a row of the wrong length and a BIGINT that is not a safe integer', async () => {
     const w = await ChunkWriter.open(conn, 't');
     expect(() => w.double(1)).toThrow(/column 0 is VARCHAR, not DOUBLE/);
