@@ -65,7 +65,7 @@ export class StoreChecker {
   }
 
   private async stored(cutoff: number): Promise<{ windows: StoredWindow[]; ms: number; bytes?: number }> {
-    if (this.fleet.opts.store === 'victoriametrics') return victoriaWindows(this.fleet.vm!.url, SITE, this.runStart - 120_000, cutoff + 120_000);
+    if (this.fleet.opts.store === 'victoriametrics') return victoriaWindows(this.fleet.vm!.url, SITE, this.runStart - 120_000, Math.min(cutoff, Date.now()) + 120_000);
     return duckdbWindows(this.fleet.dirs.data, join(this.fleet.dirs.backups, `check-${++this.n}`), SITE);
   }
 

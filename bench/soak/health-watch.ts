@@ -22,7 +22,7 @@ export function stateOf(h: Health | undefined): string {
   if (!h) return 'no answer';
   if (h.status === 'ok') return 'ok';
   const why: string[] = [];
-  if (h.store.degraded) why.push(`store: ${(h.store.last_error ?? 'failing').replace(/\s+/g, ' ').slice(0, 90)}`);
+  if (h.store.degraded) why.push(`store: ${(h.store.last_error ?? 'failing').replace(/\s+/g, ' ').slice(0, 160)}`);
   if (!h.mqtt.connected) why.push('MQTT disconnected');
   if (h.ingest.internal_errors > 0) why.push(`${h.ingest.internal_errors} internal errors`);
   return `degraded (${why.join('; ') || 'no reason given'})`;

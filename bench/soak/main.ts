@@ -43,7 +43,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const FINAL_S = 60;
 
 function timing(o: SoakOptions): Timing {
-  return { outageS: o.outageS, stormMessages: o.storm, stormPerSecond: 1500, settleS: o.store === 'victoriametrics' ? 90 : 45 };
+  return { outageS: o.outageS, stormMessages: o.storm, stormPerSecond: 2500, settleS: o.store === 'victoriametrics' ? 60 : 45 };
 }
 
 async function soak(opts: SoakOptions): Promise<number> {

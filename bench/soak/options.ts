@@ -36,7 +36,7 @@ export const USAGE = `npm run soak -- [options]
   --gpus N          GPUs per host (default 8)
   --warmup-min N    fault-free minutes first (default 5, or a sixth of a shorter run)
   --outage-s N      length of each outage; VictoriaMetrics stays stopped this long (default 60)
-  --gap-s N         calm between faults (default 60, or 20 in runs under 15 minutes)
+  --gap-s N         calm between faults (default 30, or 20 in runs under 15 minutes)
   --storm N         malformed messages per storm (default 1000000)
   --sample-s N      sampling interval of the processes (default 5)
   --disk-mb N       size of the data dir's tmpfs (default 512)
@@ -84,7 +84,7 @@ export function parseSoakArgs(argv: readonly string[]): SoakOptions {
     gpus: (given.gpus as number | undefined) ?? 8,
     warmupMinutes: (given.warmupMinutes as number | undefined) ?? Math.min(5, minutes / 6),
     outageS: (given.outageS as number | undefined) ?? 60,
-    gapS: (given.gapS as number | undefined) ?? (minutes < 15 ? 20 : 60),
+    gapS: (given.gapS as number | undefined) ?? (minutes < 15 ? 20 : 30),
     storm: (given.storm as number | undefined) ?? 1_000_000,
     sampleS: (given.sampleS as number | undefined) ?? 5,
     diskMb: (given.diskMb as number | undefined) ?? 512,

@@ -63,6 +63,8 @@ const f2 = (n: number | undefined) => (n === undefined ? '–' : n.toFixed(2));
 const mmss = (ms: number) => `${Math.floor(ms / 60_000)}:${String(Math.floor((ms % 60_000) / 1000)).padStart(2, '0')}`;
 /** A table cell: no pipe or newline of an error message may break the row. */
 const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
+/** A slope over too short a span says nothing: not shown. */
+const judged = (t: Trend) => (t.verdict === 'too short' ? undefined : t.slope);
 const verdict = (t: Trend | undefined) => (!t ? '–' : t.verdict === 'rising' ? '**rising**' : t.verdict);
 
 /** Every figure that falls short of the issue's goals, in words. */
@@ -102,7 +104,7 @@ export function passed(r: RunFacts): boolean {
 
 function faultRows(r: RunFacts): string[] {
   const rows = [
-    '| # | fault | at | outage | drained after | windows produced | stored | lost | duplicated | mismatched | recorded as dropped | rejects counted by the server, by reason | health states seen | recovered |',
+    '| # | fault | at | outage (storm: its length) | drained after | windows produced | stored | lost | duplicated | mismatched | recorded as dropped | rejects counted by the server, by reason | health states seen | recovered |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   r.occurrences.forEach((o, i) => {
@@ -136,8 +138,8 @@ function processRows(r: RunFacts, rows: readonly ProcessRow[]): string[] {
     const lived = `${mmss(inc.startedAt - r.startedAt)}–${mmss((inc.endedAt ?? r.endedAt) - r.startedAt)}`;
     out.push(
       `| ${inc.id} | ${inc.pid} | ${lived} | ${inc.end ?? 'ran to the end'} | ${f1(row.cpuMean)} | ${f0(rssAt(0))} / ${f0(rssAt(300))} / ${f0(s.at(-1)?.rssMb)} | ` +
-      `${f1(row.rss.slope)} | ${verdict(row.rss)} | ` +
-      (inc.node ? `${f2(el[0]?.v)} / ${f2(valueAt(el, 300))} / ${f2(el.at(-1)?.v)} | ${f2(row.el?.slope)} | ${verdict(row.el)} |` : 'not a Node process | | |'),
+      `${f1(judged(row.rss))} | ${verdict(row.rss)} | ` +
+      (inc.node ? `${f2(el[0]?.v)} / ${f2(valueAt(el, 300))} / ${f2(el.at(-1)?.v)} | ${f2(row.el && judged(row.el))} | ${verdict(row.el)} |` : 'not a Node process | | |'),
     );
   }
   return out;
