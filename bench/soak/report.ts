@@ -10,7 +10,7 @@ import type { CheckResult } from './check.js';
 import type { Occurrence } from './faults.js';
 import type { SoakOptions } from './options.js';
 import type { Incarnation } from './procs.js';
-import { FAULT_TITLES } from './schedule.js';
+import { FAULT_TITLES, faultCycle } from './schedule.js';
 import { type Trend, type TrendRule, trend, valueAt } from './trend.js';
 
 /** Flat means at most this much growth per hour after a process's first 5 minutes (the issue's rule). */
@@ -88,6 +88,8 @@ export function shortfalls(r: RunFacts, rows: readonly ProcessRow[]): string[] {
   if (fin && fin.mismatched > 0) out.push(`whole run: ${fin.mismatched} windows stored with other values than recorded`);
   if (r.leftInSpools > 0) out.push(`${r.leftInSpools} messages were still in the spools when the collectors stopped (kept on disk, not yet stored)`);
   for (const u of r.unexpected) out.push(`unexpected exit: ${u}`);
+  const never = faultCycle(r.opts.store).filter((k) => !r.occurrences.some((o) => o.kind === k));
+  if (never.length) out.push(`never ran, the run being too short for them: ${never.map((k) => FAULT_TITLES[k]).join('; ')}`);
   if (r.occurrences.length < r.plannedFaults) out.push(`${r.occurrences.length} faults ran of the ${r.plannedFaults} planned (they took longer than expected)`);
   for (const row of rows) {
     if (row.rss.verdict === 'rising') out.push(`${row.inc.id}: RSS rises ${f1(row.rss.slope)} MB/hour after its first 5 minutes (flat: at most ${RSS_RULE.maxPerHour})`);
@@ -145,6 +147,27 @@ function processRows(r: RunFacts, rows: readonly ProcessRow[]): string[] {
   return out;
 }
 
+/**
+ * A value over time, per minute of the run (the mean of that minute's samples), a column per process; a
+ * restarted process goes on in its column, marked ↻ in the minute its new incarnation started.
+ */
+export function perMinute(r: Pick<RunFacts, 'startedAt' | 'endedAt' | 'incarnations'>, pick: (s: Incarnation['samples'][number]) => number | undefined, digits: number): string[] {
+  const names = [...new Set(r.incarnations.map((i) => i.name))];
+  const minutes = Math.ceil((r.endedAt - r.startedAt) / 60_000);
+  const out = [`| minute | ${names.join(' | ')} |`, `|---|${names.map(() => '---|').join('')}`];
+  for (let m = 0; m < minutes; m++) {
+    const from = r.startedAt + m * 60_000;
+    const cells = names.map((name) => {
+      const incs = r.incarnations.filter((i) => i.name === name);
+      const xs = incs.flatMap((i) => i.samples.filter((x) => i.startedAt + x.t * 1000 >= from && i.startedAt + x.t * 1000 < from + 60_000).map(pick)).filter((v): v is number => v !== undefined);
+      const restarted = incs.some((i) => !i.id.endsWith('#1') && i.startedAt >= from && i.startedAt < from + 60_000);
+      return xs.length ? `${(xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(digits)}${restarted ? ' ↻' : ''}` : restarted ? '↻' : '';
+    });
+    out.push(`| ${m} | ${cells.join(' | ')} |`);
+  }
+  return out;
+}
+
 export function renderReport(r: RunFacts): { markdown: string; summary: string[]; ok: boolean } {
   const rows = r.incarnations.map(processRow);
   const short = shortfalls(r, rows);
@@ -187,6 +210,14 @@ export function renderReport(r: RunFacts): { markdown: string; summary: string[]
       `"too short" when less than ${RSS_RULE.minSpanS / 60} minutes of samples follow the first 5.`,
     '',
     ...processRows(r, rows),
+    '',
+    '### RSS over time, MB (mean per minute)',
+    '',
+    ...perMinute(r, (x) => x.rssMb, 0),
+    '',
+    '### Event-loop delay p99 over time, ms (mean per minute of the reported intervals)',
+    '',
+    ...perMinute({ ...r, incarnations: r.incarnations.filter((i) => i.node) }, (x) => x.elP99, 2),
     '',
     '## Shortfalls',
     '',

@@ -5,7 +5,7 @@ import type { Tally } from '../../bench/soak/compare.js';
 import type { Occurrence } from '../../bench/soak/faults.js';
 import { parseSoakArgs } from '../../bench/soak/options.js';
 import type { Incarnation } from '../../bench/soak/procs.js';
-import { type RunFacts, passed, processRow, renderReport, shortfalls } from '../../bench/soak/report.js';
+import { type RunFacts, passed, perMinute, processRow, renderReport, shortfalls } from '../../bench/soak/report.js';
 import { slopePerHour, trend, valueAt } from '../../bench/soak/trend.js';
 
 describe('trends', () => {
@@ -44,8 +44,9 @@ const inc = (over: Partial<Incarnation> = {}): Incarnation => ({
   samples: Array.from({ length: 361 }, (_, i) => ({ t: i * 5, rssMb: 200, cpuPct: 10, elP99: 2 })), ...over,
 });
 const facts = (over: Partial<RunFacts> = {}): RunFacts => ({
-  opts: parseSoakArgs([]), machine: '2 cores', startedAt: 0, endedAt: 1_800_000, workDir: '/tmp/x', occurrences: [occ()], final: check(),
-  leftInSpools: 0, incarnations: [inc()], unexpected: [], serverMessagesPerS: 44, plannedFaults: 1, ...over,
+  opts: parseSoakArgs([]), machine: '2 cores', startedAt: 0, endedAt: 1_800_000, workDir: '/tmp/x',
+  occurrences: [occ(), ...(['broker-restart', 'collector-kill', 'disk-full', 'storm'] as const).map((kind) => occ({ kind, startedAt: 70_000 }))], final: check(),
+  leftInSpools: 0, incarnations: [inc()], unexpected: [], serverMessagesPerS: 44, plannedFaults: 5, ...over,
 });
 
 describe('the report', () => {
@@ -68,6 +69,24 @@ describe('the report', () => {
     expect(r.ok).toBe(false);
     expect(r.summary[1]).toBe('  - server SIGKILL, restarted #1 did not recover: a | b');
     expect(r.markdown).toContain('**no**: a \\| b |'); // a pipe in a message does not break the table
+  });
+
+  it('names the faults a run was too short for', () => {
+    const r = facts({ occurrences: [occ(), occ({ kind: 'broker-restart' })], plannedFaults: 2 });
+    expect(shortfalls(r, [])).toEqual(['never ran, the run being too short for them: one collector SIGKILL, restarted on its spool; data disk full (tmpfs), then freed; malformed-payload storm among good traffic']);
+  });
+
+  it('shows a value per minute, a column per process, a restart marked in its minute', () => {
+    const first = inc({ endedAt: 90_000, samples: [{ t: 10, rssMb: 100 }, { t: 50, rssMb: 110 }, { t: 80, rssMb: 130 }] });
+    const second = inc({ id: 'server#2', startedAt: 100_000, samples: [{ t: 0, rssMb: 90 }, { t: 30, rssMb: 94 }] });
+    const mq = inc({ id: 'mosquitto#1', name: 'mosquitto', role: 'mosquitto', node: false, samples: [{ t: 30, rssMb: 9 }, { t: 150, rssMb: 10 }] });
+    expect(perMinute({ startedAt: 0, endedAt: 180_000, incarnations: [first, mq, second] }, (x) => x.rssMb, 0)).toEqual([
+      '| minute | server | mosquitto |',
+      '|---|---|---|',
+      '| 0 | 105 | 9 |',
+      '| 1 | 110 ↻ |  |', // 130 from the first incarnation at 80 s, 90 from the second at 100 s
+      '| 2 | 94 | 10 |',
+    ]);
   });
 
   it('lists a rising memory trend as a shortfall without failing the run on it', () => {
