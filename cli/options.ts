@@ -155,7 +155,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'collector.kubelet_socket', flag: 'kubelet-socket', env: 'KILOWATCH_KUBELET_SOCKET', kind: 'string', default: '/var/lib/kubelet/pod-resources/kubelet.sock', for: collector,
     help: "--jobs-from kubelet: the kubelet's pod resources socket (the collector needs read access to it)." },
   { key: 'collector.health_log_s', flag: 'health-log-s', env: 'KILOWATCH_HEALTH_LOG_S', kind: 'int', default: 60, min: 0, max: 86_400, for: collector,
-    help: 'Every this many seconds (0: never) the collector logs one line of health: readings dropped by reason, source timeouts and restarts, windows produced, resent, dropped and still spooled.' },
+    help: 'Every this many seconds (0: never) the collector logs one line of health: readings dropped by reason, source timeouts and restarts, windows produced, resent, dropped and still spooled, and its own memory and event-loop delay since the previous line (process).' },
   { key: 'collector.sample_ms', flag: 'sample-ms', env: 'KILOWATCH_SAMPLE_MS', kind: 'int', default: 100, min: 50, max: 60_000, for: collector,
     help: 'Sampling interval of power and energy (never faster than 50 ms).' },
 ];
