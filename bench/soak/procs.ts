@@ -85,7 +85,7 @@ export function cpuOf(pid: number): number | undefined {
 export class NodeChild {
   readonly child: ChildProcess;
   readonly exited: Promise<string>;
-  private readonly listeners: ((line: string) => void)[] = [];
+  private readonly listeners = new Set<(line: string) => void>();
   private tail = '';
 
   constructor(script: string, args: string[], logDir: string, readonly inc: Incarnation | undefined, name: string) {
@@ -123,18 +123,21 @@ export class NodeChild {
     return this.tail;
   }
 
-  onLine(f: (line: string) => void): void {
-    this.listeners.push(f);
+  /** Calls `f` with every line of output from now on; returns how to stop. */
+  onLine(f: (line: string) => void): () => void {
+    this.listeners.add(f);
+    return () => this.listeners.delete(f);
   }
 
   /** Resolves with the first match of `pattern` in a line; fails if the process exits first or the time runs out. */
   waitFor(pattern: RegExp, timeoutMs: number, what: string): Promise<RegExpExecArray> {
     return new Promise((res, rej) => {
-      const timer = setTimeout(() => rej(new Error(`${what} not ready in ${timeoutMs} ms; its output ends:\n${this.tail}`)), timeoutMs);
-      this.onLine((line) => {
+      const timer = setTimeout(() => (off(), rej(new Error(`${what} not ready in ${timeoutMs} ms; its output ends:\n${this.tail}`))), timeoutMs);
+      const off = this.onLine((line) => {
         const m = pattern.exec(line);
         if (m) {
           clearTimeout(timer);
+          off();
           res(m);
         }
       });

@@ -63,9 +63,9 @@ const f2 = (n: number | undefined) => (n === undefined ? '–' : n.toFixed(2));
 const mmss = (ms: number) => `${Math.floor(ms / 60_000)}:${String(Math.floor((ms % 60_000) / 1000)).padStart(2, '0')}`;
 /** A table cell: no pipe or newline of an error message may break the row. */
 const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
-/** A slope over too short a span says nothing: not shown. */
-const judged = (t: Trend) => (t.verdict === 'too short' ? undefined : t.slope);
-const verdict = (t: Trend | undefined) => (!t ? '–' : t.verdict === 'rising' ? '**rising**' : t.verdict);
+/** The slope and twice its standard error; over too short a span it says nothing, and is not shown. */
+const slopeCell = (t: Trend | undefined, f: (n: number) => string) => (!t || t.verdict === 'too short' || t.slope === undefined ? '–' : `${f(t.slope)} ± ${f(2 * (t.se ?? 0))}`);
+const verdict = (t: Trend | undefined) => (!t ? '–' : t.verdict === 'rising' || t.verdict === 'unclear' ? `**${t.verdict}**` : t.verdict);
 
 /** Every figure that falls short of the issue's goals, in words. */
 export function shortfalls(r: RunFacts, rows: readonly ProcessRow[]): string[] {
@@ -91,9 +91,15 @@ export function shortfalls(r: RunFacts, rows: readonly ProcessRow[]): string[] {
   const never = faultCycle(r.opts.store).filter((k) => !r.occurrences.some((o) => o.kind === k));
   if (never.length) out.push(`never ran, the run being too short for them: ${never.map((k) => FAULT_TITLES[k]).join('; ')}`);
   if (r.occurrences.length < r.plannedFaults) out.push(`${r.occurrences.length} faults ran of the ${r.plannedFaults} planned (they took longer than expected)`);
+  const why = (t: Trend, max: number) =>
+    t.verdict === 'rising' ? `above the flat bound of ${max} by more than twice its standard error` : `above the flat bound of ${max}, but within twice its standard error of it: the samples swing more than they trend over this span`;
   for (const row of rows) {
-    if (row.rss.verdict === 'rising') out.push(`${row.inc.id}: RSS rises ${f1(row.rss.slope)} MB/hour after its first 5 minutes (flat: at most ${RSS_RULE.maxPerHour})`);
-    if (row.el?.verdict === 'rising') out.push(`${row.inc.id}: event-loop delay p99 rises ${f2(row.el.slope)} ms/hour after its first 5 minutes (flat: at most ${EVENT_LOOP_RULE.maxPerHour})`);
+    if (row.rss.verdict === 'rising' || row.rss.verdict === 'unclear') {
+      out.push(`${row.inc.id}: RSS slope after its first 5 minutes ${f1(row.rss.slope)} ± ${f1(2 * row.rss.se!)} MB/hour, ${why(row.rss, RSS_RULE.maxPerHour)}`);
+    }
+    if (row.el && (row.el.verdict === 'rising' || row.el.verdict === 'unclear')) {
+      out.push(`${row.inc.id}: event-loop delay p99 slope after its first 5 minutes ${f2(row.el.slope)} ± ${f2(2 * row.el.se!)} ms/hour, ${why(row.el, EVENT_LOOP_RULE.maxPerHour)}`);
+    }
   }
   return out;
 }
@@ -140,8 +146,8 @@ function processRows(r: RunFacts, rows: readonly ProcessRow[]): string[] {
     const lived = `${mmss(inc.startedAt - r.startedAt)}–${mmss((inc.endedAt ?? r.endedAt) - r.startedAt)}`;
     out.push(
       `| ${inc.id} | ${inc.pid} | ${lived} | ${inc.end ?? 'ran to the end'} | ${f1(row.cpuMean)} | ${f0(rssAt(0))} / ${f0(rssAt(300))} / ${f0(s.at(-1)?.rssMb)} | ` +
-      `${f1(judged(row.rss))} | ${verdict(row.rss)} | ` +
-      (inc.node ? `${f2(el[0]?.v)} / ${f2(valueAt(el, 300))} / ${f2(el.at(-1)?.v)} | ${f2(row.el && judged(row.el))} | ${verdict(row.el)} |` : 'not a Node process | | |'),
+      `${slopeCell(row.rss, (n) => n.toFixed(1))} | ${verdict(row.rss)} | ` +
+      (inc.node ? `${f2(el[0]?.v)} / ${f2(valueAt(el, 300))} / ${f2(el.at(-1)?.v)} | ${slopeCell(row.el, (n) => n.toFixed(2))} | ${verdict(row.el)} |` : 'not a Node process | | |'),
     );
   }
   return out;
@@ -206,8 +212,10 @@ export function renderReport(r: RunFacts): { markdown: string; summary: string[]
     '## Processes',
     '',
     `Every incarnation separately (a restarted process is a new one). RSS from /proc every ${o.sampleS} s; event-loop delay as each Node process reports it (cli/process-stats.ts: p99 of the last interval, beyond the 10 ms timer). ` +
-      `The slope is a least-squares fit to the samples after the incarnation's first 5 minutes; flat means at most ${RSS_RULE.maxPerHour} MB/hour of RSS and ${EVENT_LOOP_RULE.maxPerHour} ms/hour of p99; ` +
-      `"too short" when less than ${RSS_RULE.minSpanS / 60} minutes of samples follow the first 5.`,
+      `The slope is a least-squares fit to the samples after the incarnation's first 5 minutes, ± twice its standard error (counting one independent sample a minute, ` +
+      'since a GC sawtooth swings RSS over minutes). **Flat**: a slope of at most ' +
+      `${RSS_RULE.maxPerHour} MB/hour of RSS, ${EVENT_LOOP_RULE.maxPerHour} ms/hour of p99. **Rising**: above that by more than twice the standard error. ` +
+      `**Unclear**: above it, but within twice the standard error. **Too short**: less than ${RSS_RULE.minSpanS / 60} minutes of samples after the first 5.`,
     '',
     ...processRows(r, rows),
     '',

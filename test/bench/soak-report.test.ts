@@ -6,7 +6,7 @@ import type { Occurrence } from '../../bench/soak/faults.js';
 import { parseSoakArgs } from '../../bench/soak/options.js';
 import type { Incarnation } from '../../bench/soak/procs.js';
 import { type RunFacts, passed, perMinute, processRow, renderReport, shortfalls } from '../../bench/soak/report.js';
-import { slopePerHour, trend, valueAt } from '../../bench/soak/trend.js';
+import { fitLine, slopePerHour, trend, valueAt } from '../../bench/soak/trend.js';
 
 describe('trends', () => {
   it('fits the least-squares slope per hour', () => {
@@ -15,6 +15,15 @@ describe('trends', () => {
     expect(slopePerHour(pts)).toBeCloseTo(60, 0);
     expect(slopePerHour([{ t: 0, v: 1 }])).toBeUndefined();
     expect(slopePerHour([{ t: 5, v: 1 }, { t: 5, v: 2 }])).toBeUndefined();
+  });
+
+  it('counts one independent sample a minute in the standard error, however often it samples', () => {
+    // A 7-minute swing of ±10 MB over 20 minutes, sampled every minute or every 5 s: the same line, the same uncertainty.
+    const swing = (every: number) => Array.from({ length: 1200 / every + 1 }, (_, i) => ({ t: i * every, v: 100 + 10 * Math.sin((2 * Math.PI * i * every) / 420) }));
+    const coarse = fitLine(swing(60))!;
+    const fine = fitLine(swing(5))!;
+    expect(Math.abs(fine.slope - coarse.slope)).toBeLessThan(1);
+    expect(fine.se / coarse.se).toBeCloseTo(1, 1);
   });
 
   it('ignores the first minutes, calls a small or falling slope flat, a steep one rising, and too little time too short', () => {
@@ -28,6 +37,15 @@ describe('trends', () => {
     const falling = leak.map((p) => ({ t: p.t, v: 500 - p.v }));
     expect(trend(falling, rule).verdict).toBe('flat');
     expect(trend(leak.slice(0, 100), rule).verdict).toBe('too short'); // 8 minutes: 3 after the first 5
+  });
+
+  it('calls a slope above the bound but inside its noise unclear: a GC sawtooth cut off mid-swing', () => {
+    const rule = { skipS: 300, minSpanS: 300, maxPerHour: 10 };
+    // RSS climbing 85 -> 120 MB over 8 minutes, then dropping back, from the 5th minute on: no leak, yet cut off at a peak the fit slopes up.
+    const saw = Array.from({ length: 251 }, (_, i) => ({ t: i * 5, v: 85 + (((i * 5 + 4500) % 480) / 480) * 35 }));
+    const t = trend(saw, rule);
+    expect(t.slope!).toBeGreaterThan(10);
+    expect(t.verdict).toBe('unclear');
   });
 
   it('reads the value at a time: the first sample at or after it', () => {
@@ -55,7 +73,7 @@ describe('the report', () => {
     expect(r.ok).toBe(true);
     expect(r.summary).toEqual(['PASS: 100 windows produced, none lost, none stored twice; every fault recovered']);
     expect(r.markdown).toContain('| 1 | server SIGKILL, restarted | 0:10 | 20 s | 10 s | 100 | 100 | 0 | 0 | 0 | 0 | none | ok; no answer | yes |');
-    expect(r.markdown).toContain('| server#1 | 42 | 0:00–30:00 | stopped (SIGINT, end of run) | 10.0 | 200 / 200 / 200 | 0.0 | flat | 2.00 / 2.00 / 2.00 | 0.00 | flat |');
+    expect(r.markdown).toContain('| server#1 | 42 | 0:00–30:00 | stopped (SIGINT, end of run) | 10.0 | 200 / 200 / 200 | 0.0 ± 0.0 | flat | 2.00 / 2.00 / 2.00 | 0.00 ± 0.00 | flat |');
     expect(r.markdown).toContain('## Shortfalls\n\nNone.');
   });
 
@@ -93,7 +111,7 @@ describe('the report', () => {
     const leaky = inc({ samples: Array.from({ length: 361 }, (_, i) => ({ t: i * 5, rssMb: 200 + i * 0.1 })) }); // 72 MB/hour
     const r = facts({ incarnations: [leaky] });
     expect(processRow(leaky).rss.verdict).toBe('rising');
-    expect(shortfalls(r, r.incarnations.map(processRow))).toEqual(['server#1: RSS rises 72.0 MB/hour after its first 5 minutes (flat: at most 10)']);
+    expect(shortfalls(r, r.incarnations.map(processRow))).toEqual(['server#1: RSS slope after its first 5 minutes 72.0 ± 0.0 MB/hour, above the flat bound of 10 by more than twice its standard error']);
     expect(passed(r)).toBe(true);
   });
 });
