@@ -136,11 +136,13 @@ async function soak(opts: SoakOptions): Promise<number> {
     const cycle = faultCycle(opts.store);
     const seen = new Map<FaultKind, number>();
     let index = 0;
+    let serverKilledAt = -Infinity;
     for (;;) {
       await revive();
       const leftS = (deadline - Date.now()) / 1000 - FINAL_S;
-      const next = nextFault(cycle, index, leftS, timing(opts));
+      const next = nextFault(cycle, index, leftS, timing(opts), (Date.now() - serverKilledAt) / 1000);
       if (!next) break;
+      if (next.kind === 'server-kill') serverKilledAt = Date.now();
       const n = (seen.get(next.kind) ?? 0) + 1;
       seen.set(next.kind, n);
       log(`fault ${occurrences.length + 1}: ${FAULT_TITLES[next.kind]} (#${n})`);

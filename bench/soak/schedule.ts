@@ -51,13 +51,22 @@ export function expectedSeconds(kind: FaultKind, t: Timing): number {
 }
 
 /**
+ * The server is killed at most this often: its memory must be seen flat after
+ * its first 5 minutes, so at least one of its incarnations has to live well
+ * past that (in a 30-minute run, from the first kill to near the end).
+ */
+export const SERVER_KILL_SPACING_S = 20 * 60;
+
+/**
  * The next fault of the cycle from position `index` that fits in the time
  * left, or none. A fault too long for what is left is passed over for a
- * shorter one later in the cycle, once around at most.
+ * shorter one later in the cycle, once around at most; so is a server kill
+ * less than SERVER_KILL_SPACING_S after the previous one (`sinceServerKillS`).
  */
-export function nextFault(cycle: readonly FaultKind[], index: number, leftS: number, t: Timing): { kind: FaultKind; index: number } | undefined {
+export function nextFault(cycle: readonly FaultKind[], index: number, leftS: number, t: Timing, sinceServerKillS = Infinity): { kind: FaultKind; index: number } | undefined {
   for (let i = 0; i < cycle.length; i++) {
     const kind = cycle[(index + i) % cycle.length]!;
+    if (kind === 'server-kill' && sinceServerKillS < SERVER_KILL_SPACING_S) continue;
     if (expectedSeconds(kind, t) <= leftS) return { kind, index: index + i };
   }
   return undefined;
@@ -78,10 +87,12 @@ export function planFaults(store: StoreKind, plan: Plan, t: Timing): { kind: Fau
   const out: { kind: FaultKind; atS: number }[] = [];
   let at = plan.warmupS;
   let index = 0;
+  let serverKilledAt = -Infinity;
   for (;;) {
-    const next = nextFault(cycle, index, plan.totalS - plan.finalS - at, t);
+    const next = nextFault(cycle, index, plan.totalS - plan.finalS - at, t, at - serverKilledAt);
     if (!next) return out;
     out.push({ kind: next.kind, atS: at });
+    if (next.kind === 'server-kill') serverKilledAt = at;
     at += expectedSeconds(next.kind, t) + plan.gapS;
     index = next.index + 1;
   }

@@ -1,7 +1,7 @@
 /** The soak run's fault schedule (bench/soak/schedule.ts) and its options (bench/soak/options.ts). */
 import { describe, expect, it } from 'vitest';
 import { parseSoakArgs } from '../../bench/soak/options.js';
-import { type Timing, expectedSeconds, faultCycle, nextFault, planFaults } from '../../bench/soak/schedule.js';
+import { SERVER_KILL_SPACING_S, type Timing, expectedSeconds, faultCycle, nextFault, planFaults } from '../../bench/soak/schedule.js';
 
 const timing: Timing = { outageS: 60, stormMessages: 1_000_000, stormPerSecond: 1500, settleS: 45 };
 
@@ -25,6 +25,19 @@ describe('the fault cycle', () => {
     expect(nextFault(cycle, 4, 200, timing)).toEqual({ kind: 'broker-restart', index: 5 });
     expect(nextFault(cycle, 0, 60, timing)).toEqual({ kind: 'collector-kill', index: 2 });
     expect(nextFault(cycle, 0, 50, timing)).toBeUndefined();
+  });
+});
+
+describe('server kills', () => {
+  it('come at most every SERVER_KILL_SPACING_S, so one server incarnation lives long enough to show its memory trend', () => {
+    const cycle = faultCycle('duckdb');
+    expect(nextFault(cycle, 1, 1000, timing, SERVER_KILL_SPACING_S - 1)).toEqual({ kind: 'collector-kill', index: 2 });
+    expect(nextFault(cycle, 1, 1000, timing, SERVER_KILL_SPACING_S)).toEqual({ kind: 'server-kill', index: 1 });
+    // A two-hour run with short faults: kills at least SERVER_KILL_SPACING_S apart, and more than one of them.
+    const quick = { outageS: 15, stormMessages: 100_000, stormPerSecond: 2500, settleS: 45 };
+    const kills = planFaults('duckdb', { totalS: 7200, warmupS: 300, gapS: 30, finalS: 60 }, quick).filter((p) => p.kind === 'server-kill');
+    expect(kills.length).toBeGreaterThan(2);
+    for (let i = 1; i < kills.length; i++) expect(kills[i]!.atS - kills[i - 1]!.atS).toBeGreaterThanOrEqual(SERVER_KILL_SPACING_S);
   });
 });
 
