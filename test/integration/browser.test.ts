@@ -17,8 +17,11 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type KilowatchProcess, ROOT, runKilowatch, startKilowatch, tempDir } from '../helpers/kilowatch-process.js';
+import { JOB_EPOCH_SEGMENTS, SIM_SEGMENT_MS } from '../../collector/sources/sim-jobs.js';
 
 const CHROMIUM = '/usr/bin/chromium';
+/** The simulator's job epoch: its jobs start and end on these boundaries. */
+const JOB_EPOCH_MS = SIM_SEGMENT_MS * JOB_EPOCH_SEGMENTS;
 const RESULTS = join(ROOT, 'test-results');
 
 let server: KilowatchProcess | undefined;
@@ -334,6 +337,10 @@ describe('web UI in Chromium', () => {
   it('opens a running job from the Jobs table and sees its energy grow', async () => {
     const page = await browser!.newPage({ viewport: { width: 1366, height: 768 } });
     const seen = watch(page);
+    // Simulated jobs run 5-minute epochs (collector/sources/sim-jobs.ts) and this test watches one for up to
+    // 80 s: with less than 100 s of the epoch left, wait for the next epoch's jobs, so it is still running at the end.
+    const leftInEpoch = JOB_EPOCH_MS - (Date.now() % JOB_EPOCH_MS);
+    if (leftInEpoch < 100_000) await new Promise((r) => setTimeout(r, leftInEpoch + 5_000));
     await page.goto(`${server!.httpUrl!}#/jobs`);
     const running = page.locator('[data-testid="job-row"]', { has: page.locator('.running') });
     await running.first().waitFor({ timeout: 30_000 });
@@ -351,7 +358,7 @@ describe('web UI in Chromium', () => {
     expect(await page.locator('.state').first().textContent()).toBe('Running');
     expect(seen).toEqual({ foreign: [], pageErrors: [], consoleErrors: [] });
     await page.close();
-  });
+  }, 240_000);
 
   it('loads every page with no console error, and saves a screenshot of each', async () => {
     const base = server!.httpUrl!;
