@@ -10,7 +10,7 @@
  * `node dist/bench/alert-latency.js`; `npm run bench` includes it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,7 @@ import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
 import { type BrowserFrames, type Frame, browserFleetFrames } from './browser-frames.js';
 import { startMosquitto } from './mosquitto.js';
+import { rssKb } from './proc.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -129,14 +130,14 @@ export async function alertLatency(seconds = 30, hosts = 1250, gpus = 8): Promis
     const elapsed = (Date.now() - t0) / 1000;
     await new Promise((r) => setTimeout(r, 3000));
     const health1 = (await (await fetch(`${url}/api/v1/health`)).json()) as { ingest: { windows: number } };
-    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'))?.[1] ?? NaN);
+    const serverRssKb = rssKb(server.pid!);
     const browserFrames = await browser.stop();
     browser = undefined;
     return {
       spikes: published.size, webhook: stats(published, hooks), ws: stats(published, frames),
       live: stats(published, firstFrames(published, browserFrames)), liveNode: stats(published, firstFrames(published, fleetFrames)),
       windowsPerSecond: ((health1.ingest.windows - health0.ingest.windows) * gpus) / elapsed,
-      rssMb: rssKb / 1024, rssPerGpuKb: rssKb / (hosts * gpus), gpus: hosts * gpus,
+      rssMb: serverRssKb / 1024, rssPerGpuKb: serverRssKb / (hosts * gpus), gpus: hosts * gpus,
     };
   } finally {
     await browser?.stop().catch(() => undefined);

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { type Browser, chromium } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 export interface Frame {
   at: number;
@@ -26,7 +26,7 @@ export interface BrowserFrames {
 /** `httpUrl`: the server's base URL; the page loads from it, so its WebSocket is same-origin, as the UI's is. */
 export async function browserFleetFrames(httpUrl: string): Promise<BrowserFrames> {
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: install it with \`apt-get install chromium\` (Debian); the live-latency row is measured in a browser`);
-  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   try {
     const page = await browser.newPage();
     await page.goto(`${httpUrl}/api/v1/health`);

@@ -6,11 +6,11 @@
  * through the real FFI path against the C stand-in (built with gcc).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort } from './mosquitto.js';
-import { cpuSeconds } from './proc.js';
+import { cpuSeconds, rssKb } from './proc.js';
 
 /** Measured after this long; KW_BENCH_FOOTPRINT_WARM_MS overrides. */
 const WARM_UP_MS = Number(process.env.KW_BENCH_FOOTPRINT_WARM_MS ?? 30_000);
@@ -23,11 +23,6 @@ export interface Footprint {
   cpuPercentOfCore: number;
   rssMb: number;
   seconds: number;
-}
-
-function rssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
-  return Number(line?.split(/\s+/)[1] ?? NaN) / 1024;
 }
 
 function start(args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
@@ -76,7 +71,7 @@ export async function footprint(seconds: number): Promise<Footprint[]> {
     const t0 = Date.now();
     await new Promise((r) => setTimeout(r, seconds * 1000));
     const elapsed = (Date.now() - t0) / 1000;
-    collectors.forEach((c, i) => out.push({ source: runs[i]![0], cpuPercentOfCore: (100 * (cpuSeconds(c.pid!) - cpu0[i]!)) / elapsed, rssMb: rssMb(c.pid!), seconds: elapsed }));
+    collectors.forEach((c, i) => out.push({ source: runs[i]![0], cpuPercentOfCore: (100 * (cpuSeconds(c.pid!) - cpu0[i]!)) / elapsed, rssMb: rssKb(c.pid!) / 1024, seconds: elapsed }));
     await Promise.all(collectors.map(stop));
   } finally {
     await stop(server);

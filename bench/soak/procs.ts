@@ -6,9 +6,9 @@
  * lines). Memory and CPU are read from /proc, the same way for every process.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { cpuSeconds } from '../proc.js';
+import { cpuSeconds, rssKb } from '../proc.js';
 
 export type Role = 'server' | 'collector' | 'mosquitto' | 'victoriametrics' | 'storm';
 
@@ -66,8 +66,7 @@ export class Incarnations {
 /** Resident memory of a process, MB (VmRSS of /proc/<pid>/status); undefined once it is gone. */
 export function rssMb(pid: number): number | undefined {
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? (Number(m[1]) * 1024) / 1e6 : undefined;
+    return (rssKb(pid) * 1024) / 1e6;
   } catch {
     return undefined;
   }

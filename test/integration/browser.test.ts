@@ -18,8 +18,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type KilowatchProcess, ROOT, runKilowatch, startKilowatch, tempDir } from '../helpers/kilowatch-process.js';
 import { JOB_EPOCH_SEGMENTS, SIM_SEGMENT_MS } from '../../collector/sources/sim-jobs.js';
+import { CHROMIUM, CHROMIUM_ARGS } from '../../bench/browser-frames.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 /** The simulator's job epoch: its jobs start and end on these boundaries. */
 const JOB_EPOCH_MS = SIM_SEGMENT_MS * JOB_EPOCH_SEGMENTS;
 const RESULTS = join(ROOT, 'test-results');
@@ -60,16 +60,6 @@ function watch(page: Page, opts: { allowConsole?: RegExp } = {}) {
   });
   return seen;
 }
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 /** The exact joules an EnergyFigure holds in its title ("12,345 J, from ..."). */
 async function titleJoules(page: Page, testid: string): Promise<number> {
