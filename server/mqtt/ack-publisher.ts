@@ -11,6 +11,8 @@ const MAX_CACHED_TOPICS = 100_000;
 
 export interface AckSink {
   publish(topic: string, payload: string): boolean;
+  /** Runs the publishes of one round so they can leave together (one write for thousands of acks). */
+  corked(publishes: () => void): void;
 }
 
 export class AckPublisher {
@@ -34,7 +36,12 @@ export class AckPublisher {
   }
 
   publishDue(): void {
-    for (const { site, host, ack } of this.ledger.takeAcks(this.now())) {
+    const due = this.ledger.takeAcks(this.now());
+    if (due.length > 0) this.sink.corked(() => this.publishAll(due));
+  }
+
+  private publishAll(due: ReturnType<DeliveryLedger['takeAcks']>): void {
+    for (const { site, host, ack } of due) {
       const id = `${site}\n${host}`;
       let topic = this.topics.get(id);
       if (topic === undefined) {

@@ -8,6 +8,7 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { randomBytes } from 'node:crypto';
 import { siteFilters } from '../../protocol/topics.js';
+import { WriteCoalescer } from './write-coalescer.js';
 
 export interface IngestClientOptions {
   url: string;
@@ -21,6 +22,7 @@ export interface IngestClientOptions {
 
 export class IngestClient {
   private client: MqttClient | undefined;
+  private readonly pubacks = new WriteCoalescer();
   received = 0;
   reconnects = 0;
 
@@ -47,6 +49,7 @@ export class IngestClient {
     this.client = client;
     client.on('message', (topic, payload) => {
       this.received += 1;
+      this.pubacks.message(client.stream);
       this.opts.onMessage(topic, payload);
     });
     client.on('reconnect', () => (this.reconnects += 1));
@@ -76,6 +79,21 @@ export class IngestClient {
     return true;
   }
 
+  /**
+   * Runs `publishes` with the socket corked, so the packets it writes leave in
+   * one write instead of one syscall each (mqtt-packet uncorks per packet on
+   * the next tick; the counts nest, so ours holds them until it is released).
+   */
+  corked(publishes: () => void): void {
+    const stream = this.client?.connected ? this.client.stream : undefined;
+    stream?.cork();
+    try {
+      publishes();
+    } finally {
+      stream?.uncork();
+    }
+  }
+
   /** Publishes retained at QoS 1 (alert state: protocol/README.md topics); '' clears the topic. False when not connected. */
   publishRetained(topic: string, payload: string): boolean {
     const client = this.client;
@@ -85,6 +103,7 @@ export class IngestClient {
   }
 
   async stop(): Promise<void> {
+    this.pubacks.flush();
     await this.client?.endAsync().catch(() => undefined);
   }
 }
