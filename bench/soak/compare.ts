@@ -4,8 +4,10 @@
  * stored, lost (produced, not stored, and not in a range the collector
  * recorded as dropped), stored more than once, stored with other values,
  * and recorded as dropped. The store side is read by store-read.ts: from a
- * DuckDB backup, keyed by (host, boot, seq); from VictoriaMetrics, keyed by
- * (host, ts), since its samples carry no boot or seq.
+ * DuckDB backup or a stopped server's file, keyed by (host, boot, seq); from
+ * VictoriaMetrics, keyed by (host, ts), since its samples carry no boot or
+ * seq. The soak's checks and the delivery fault tests
+ * (test/helpers/delivery-check.ts) both compare with it.
  */
 import type { RecordLine } from '../../collector/delivery/recorder.js';
 
@@ -34,6 +36,8 @@ export interface Tally {
   dropped: number;
   /** Stored windows in the range that no record names. */
   unknown: number;
+  /** Collector incarnations (boot ids) among the produced windows: a restarted collector is a new one. */
+  boots: number;
   /** A few ids of each problem, for the report. */
   examples: { lost: string[]; duplicated: string[]; mismatched: string[]; unknown: string[] };
 }
@@ -68,15 +72,17 @@ const energyDiffers = (a: number, b: number) => Math.abs(a - b) > Math.max(1e-6,
 
 /** Windows whose start lies in [from, to). */
 export function compareWindows(records: Records, stored: readonly StoredWindow[], key: WindowKey, from: number, to: number): Tally {
-  const t: Tally = { produced: 0, stored: 0, lost: 0, duplicated: 0, mismatched: 0, dropped: 0, unknown: 0, examples: { lost: [], duplicated: [], mismatched: [], unknown: [] } };
+  const t: Tally = { produced: 0, stored: 0, lost: 0, duplicated: 0, mismatched: 0, dropped: 0, unknown: 0, boots: 0, examples: { lost: [], duplicated: [], mismatched: [], unknown: [] } };
   const note = (kind: keyof Tally['examples'], text: string) => void (t.examples[kind].length < EXAMPLES && t.examples[kind].push(text));
   const byId = new Map(stored.map((s) => [s.id, s]));
   const known = new Set<string>();
+  const boots = new Set<string>();
   for (const r of records.produced) {
     const id = key(r);
     known.add(id);
     if (r.ts! < from || r.ts! >= to) continue;
     t.produced += 1;
+    boots.add(r.boot_id);
     const wasDropped = records.dropped.has(byBootSeq(r));
     if (wasDropped) t.dropped += 1;
     const s = byId.get(id);
@@ -103,5 +109,19 @@ export function compareWindows(records: Records, stored: readonly StoredWindow[]
       note('unknown', s.id);
     }
   }
+  t.boots = boots.size;
   return t;
+}
+
+const PROBLEMS: Record<keyof Tally['examples'], string> = { lost: 'lost', duplicated: 'stored more than once', mismatched: 'stored with other values', unknown: 'in no record' };
+
+/** One line of what was compared, with the example ids of each problem found. */
+export function describeTally(t: Tally): string {
+  const kinds = Object.keys(PROBLEMS) as (keyof Tally['examples'])[];
+  const problems = kinds.filter((k) => t[k] > 0).map((k) => `; ${PROBLEMS[k]}, e.g. ${t.examples[k].join(', ')}`);
+  return (
+    `record: ${t.produced} windows produced in ${t.boots} boot(s), ${t.dropped} of them recorded as dropped by the collector; store: ${t.stored} of them; ` +
+    kinds.map((k) => `${PROBLEMS[k]} ${t[k]}`).join(', ') +
+    problems.join('')
+  );
 }

@@ -1,10 +1,11 @@
 /**
- * Reads what the store holds while the server runs, for compare.ts.
- * DuckDB allows one process per file, so the running server writes a
- * consistent copy through its admin socket (what `kilowatch backup` does)
- * into a directory off the small data disk, and the copy is read and
- * removed. VictoriaMetrics is read through /api/v1/export, the raw samples,
- * so a sample stored twice shows as two.
+ * Reads what the store holds, for compare.ts (the soak's checks and the
+ * delivery fault tests). DuckDB allows one process per file, so the running
+ * server writes a consistent copy through its admin socket (what `kilowatch
+ * backup` does) into a directory off the small data disk, and the copy is
+ * read and removed; a stopped server's file is read as it is.
+ * VictoriaMetrics is read through /api/v1/export, the raw samples, so a
+ * sample stored twice shows as two.
  */
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,27 +33,35 @@ export async function duckdbWindows(dataDir: string, dir: string, site: string):
   const answer = await adminRequest(adminSocketPath(dataDir), { cmd: 'backup', dir }, 10 * 60_000);
   if (answer.ok !== true) throw new Error(`backup through the admin socket failed: ${String(answer.error)}`);
   const file = join(dir, DATA_FILE);
-  const bytes = statSync(file).size;
   try {
-    const db = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
-    const conn = await db.connect();
-    try {
-      const reader = await conn.runAndReadAll(
-        `SELECT host, boot_id, seq::BIGINT AS seq, min(ts_ms)::BIGINT AS ts, count(*)::INT AS n_rows, count(DISTINCT gpu_id)::INT AS gpus,
-                sum(energy_mj)::DOUBLE AS energy
-         FROM gpu_windows WHERE site = $site GROUP BY host, boot_id, seq`,
-        { site },
-      );
-      const windows = reader.getRowObjectsJS().map((r) => ({
-        id: `${r.host}/${r.boot_id}/${r.seq}`, ts: Number(r.ts), rows: Number(r.n_rows), gpus: Number(r.gpus), energy: Number(r.energy ?? 0),
-      }));
-      return { windows, bytes, ms: Date.now() - started };
-    } finally {
-      conn.closeSync();
-      db.closeSync();
-    }
+    const bytes = statSync(file).size;
+    return { windows: await duckdbFileWindows(file, site), bytes, ms: Date.now() - started };
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The GPU windows in a DuckDB file no server holds (a backup, or a stopped
+ * server's file), keyed by (host, boot, seq): those of `site`, or of every
+ * site, so that a window stored under two sites shows as stored twice.
+ */
+export async function duckdbFileWindows(file: string, site?: string): Promise<StoredWindow[]> {
+  const db = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
+  const conn = await db.connect();
+  try {
+    const reader = await conn.runAndReadAll(
+      `SELECT host, boot_id, seq::BIGINT AS seq, min(ts_ms)::BIGINT AS ts, count(*)::INT AS n_rows, count(DISTINCT gpu_id)::INT AS gpus,
+              sum(energy_mj)::DOUBLE AS energy
+       FROM gpu_windows ${site === undefined ? '' : 'WHERE site = $site'} GROUP BY host, boot_id, seq`,
+      site === undefined ? undefined : { site },
+    );
+    return reader.getRowObjectsJS().map((r) => ({
+      id: `${r.host}/${r.boot_id}/${r.seq}`, ts: Number(r.ts), rows: Number(r.n_rows), gpus: Number(r.gpus), energy: Number(r.energy ?? 0),
+    }));
+  } finally {
+    conn.closeSync();
+    db.closeSync();
   }
 }
 

@@ -1,7 +1,7 @@
 /** The soak run's comparison of the store with the collectors' records (bench/soak/compare.ts) and its reading of health lines (spools.ts). */
 import { describe, expect, it } from 'vitest';
 import type { RecordLine } from '../../collector/delivery/recorder.js';
-import { type StoredWindow, byBootSeq, byHostTs, collectRecords, compareWindows, parseRecordText } from '../../bench/soak/compare.js';
+import { type StoredWindow, byBootSeq, byHostTs, collectRecords, compareWindows, describeTally, parseRecordText } from '../../bench/soak/compare.js';
 import { drained, parseHealthLine, steadySpooled } from '../../bench/soak/spools.js';
 
 const T = 1_764_000_000_000;
@@ -15,7 +15,11 @@ describe('comparing the store with the records', () => {
 
   it('counts every produced window stored once as stored, and nothing else', () => {
     const t = compareWindows(collectRecords(lines), lines.map((l) => row(l)), byBootSeq, 0, Infinity);
-    expect(t).toMatchObject({ produced: 6, stored: 6, lost: 0, duplicated: 0, mismatched: 0, dropped: 0, unknown: 0 });
+    expect(t).toMatchObject({ produced: 6, stored: 6, lost: 0, duplicated: 0, mismatched: 0, dropped: 0, unknown: 0, boots: 2 });
+    expect(describeTally(t)).toBe(
+      'record: 6 windows produced in 2 boot(s), 0 of them recorded as dropped by the collector; store: 6 of them; ' +
+        'lost 0, stored more than once 0, stored with other values 0, in no record 0',
+    );
   });
 
   it('tells lost from recorded as dropped, duplicated, mismatched and unknown, with examples', () => {
@@ -33,6 +37,21 @@ describe('comparing the store with the records', () => {
     expect(t.examples.lost).toEqual([`h1/a/4 (ts ${T + 4000})`]);
     expect(t.examples.duplicated).toEqual(['h1/a/1: 16 rows for 8 GPUs']);
     expect(t.examples.unknown).toEqual(['h9/x/1']);
+    expect(t.examples.mismatched).toEqual([`h2/b/1: stored ts ${T + 1000}, 8 GPUs, 1 mJ; recorded ts ${T + 1000}, 8 GPUs, 1000 mJ`]);
+    // The line names every problem with its examples, so a failing test says which windows.
+    expect(describeTally(t)).toBe(
+      'record: 6 windows produced in 2 boot(s), 2 of them recorded as dropped by the collector; store: 4 of them; ' +
+        'lost 1, stored more than once 1, stored with other values 1, in no record 1; ' +
+        `lost, e.g. h1/a/4 (ts ${T + 4000}); stored more than once, e.g. h1/a/1: 16 rows for 8 GPUs; ` +
+        `stored with other values, e.g. h2/b/1: stored ts ${T + 1000}, 8 GPUs, 1 mJ; recorded ts ${T + 1000}, 8 GPUs, 1000 mJ; in no record, e.g. h9/x/1`,
+    );
+  });
+
+  it('counts the boots of the windows in the range: a restarted collector is a new boot, and its windows interleave with the old ones', () => {
+    const records = collectRecords([rec('h1', 'a', 1), rec('h2', 'a', 1), rec('h1', 'b', 0, { ts: T + 500 }), rec('h1', 'c', 9)]);
+    expect(compareWindows(records, [], byBootSeq, 0, T + 2000).boots).toBe(2); // boot c's window starts after the range
+    expect(compareWindows(records, [], byBootSeq, 0, Infinity).boots).toBe(3);
+    expect(compareWindows(records, [], byBootSeq, T + 20_000, Infinity).boots).toBe(0);
   });
 
   it('counts only windows that started in [from, to): later ones may still be on their way', () => {

@@ -54,7 +54,7 @@ describe('trends', () => {
   });
 });
 
-const tally = (over: Partial<Tally> = {}): Tally => ({ produced: 100, stored: 100, lost: 0, duplicated: 0, mismatched: 0, dropped: 0, unknown: 0, examples: { lost: [], duplicated: [], mismatched: [], unknown: [] }, ...over });
+const tally = (over: Partial<Tally> = {}): Tally => ({ produced: 100, stored: 100, lost: 0, duplicated: 0, mismatched: 0, dropped: 0, unknown: 0, boots: 1, examples: { lost: [], duplicated: [], mismatched: [], unknown: [] }, ...over });
 const check = (interval: Partial<Tally> = {}, total: Partial<Tally> = {}): CheckResult => ({ at: 60_000, from: 0, cutoff: 50_000, interval: tally(interval), total: tally(total), readMs: 100, late: 0 });
 const occ = (over: Partial<Occurrence> = {}): Occurrence => ({ kind: 'server-kill', n: 1, startedAt: 10_000, endedAt: 60_000, outageMs: 20_000, drainMs: 10_000, recovered: true, check: check(), states: ['ok', 'no answer'], notes: [], ...over });
 const inc = (over: Partial<Incarnation> = {}): Incarnation => ({
