@@ -29,24 +29,35 @@ export function asArray(value: unknown, path: string, maxLength: number): unknow
 }
 
 /** A finite number. null, strings such as "NaN", and 1e999 (parsed as Infinity) are rejected. */
+// The readers below build a field's path ("gpus[0].energy_mj") only when
+// they reject it: ingest reads ~20 fields per GPU, 10^5 GPUs a second, and a
+// path string per field was garbage for the collector to sweep.
+
 export function num(obj: Obj, key: string, path: string): number {
   const value = obj[key];
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
   const where = at(path, key);
   if (value === undefined) throw new Rejection('missing_field', `${where} is missing`);
   if (typeof value !== 'number') throw new Rejection('not_a_number', `${where} is ${JSON.stringify(value)}, not a number`);
-  if (!Number.isFinite(value)) throw new Rejection('non_finite', `${where} is not finite`);
-  return value;
+  throw new Rejection('non_finite', `${where} is not finite`);
 }
 
 export function optNum(obj: Obj, key: string, path: string): number | undefined {
   return obj[key] === undefined ? undefined : num(obj, key, path);
 }
 
+/** An optional number in [min, max]. */
+export function optNumIn(obj: Obj, key: string, path: string, min: number, max: number): number | undefined {
+  const value = optNum(obj, key, path);
+  if (value === undefined || (value >= min && value <= max)) return value;
+  return inRange(value, at(path, key), min, max); // throws, naming the field
+}
+
 export function int(obj: Obj, key: string, path: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const value = num(obj, key, path);
+  if (Number.isInteger(value) && value >= min && value <= max) return value;
   if (!Number.isInteger(value)) throw new Rejection('bad_type', `${at(path, key)} must be an integer`);
-  inRange(value, at(path, key), min, max);
-  return value;
+  return inRange(value, at(path, key), min, max); // throws, naming the field
 }
 
 export function inRange(value: number, where: string, min: number, max: number): number {
@@ -59,13 +70,11 @@ export function inRange(value: number, where: string, min: number, max: number):
 
 export function str(obj: Obj, key: string, path: string, maxLength = 256): string {
   const value = obj[key];
+  if (typeof value === 'string' && value.length > 0 && value.length <= maxLength) return value;
   const where = at(path, key);
   if (value === undefined) throw new Rejection('missing_field', `${where} is missing`);
   if (typeof value !== 'string') throw new Rejection('bad_type', `${where} must be a string`);
-  if (value.length === 0 || value.length > maxLength) {
-    throw new Rejection('impossible_value', `${where} must have 1 to ${maxLength} characters`);
-  }
-  return value;
+  throw new Rejection('impossible_value', `${where} must have 1 to ${maxLength} characters`);
 }
 
 export function optStr(obj: Obj, key: string, path: string, maxLength = 256): string | undefined {

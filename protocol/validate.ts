@@ -5,7 +5,7 @@
  * (a window from the future, older than retention) belong to the receiver.
  */
 import {
-  type Obj, asArray, asObject, bool, defined, inRange, int, num, optNum, optStr, stat, str, strList,
+  type Obj, asArray, asObject, bool, defined, inRange, int, num, optNum, optNumIn, optStr, stat, str, strList,
 } from './fields.js';
 import type {
   GpuInfo, GpuProcess, GpuReading, GpuWindow, HostInfo, HostStatus, JobEvent, MeterInfo, MeterWindow, StreamHeader, ThrottleReason, WorkReport,
@@ -59,12 +59,10 @@ function processes(g: Obj, path: string): GpuProcess[] | undefined {
   return asArray(g.processes, `${path}.processes`, LIMITS.maxProcessesPerGpu).map((raw, i) => {
     const at = `${path}.processes[${i}]`;
     const p = asObject(raw, at);
-    const used = optNum(p, 'used_mib', at);
-    const util = optNum(p, 'util_pct', at);
     return defined({
       pid: int(p, 'pid', at, 0, 2 ** 32),
-      used_mib: used === undefined ? undefined : inRange(used, `${at}.used_mib`, 0, 16 * 1024 * 1024),
-      util_pct: util === undefined ? undefined : inRange(util, `${at}.util_pct`, 0, 100),
+      used_mib: optNumIn(p, 'used_mib', at, 0, 16 * 1024 * 1024),
+      util_pct: optNumIn(p, 'util_pct', at, 0, 100),
       job: optStr(p, 'job', at),
     });
   });
@@ -72,18 +70,17 @@ function processes(g: Obj, path: string): GpuProcess[] | undefined {
 
 function gpuReading(raw: unknown, path: string): GpuReading {
   const g = asObject(raw, path);
-  const limit = optNum(g, 'power_limit_w', path);
-  if (limit !== undefined) inRange(limit, `${path}.power_limit_w`, 0, LIMITS.maxGpuPowerW);
+  const limit = optNumIn(g, 'power_limit_w', path, 0, LIMITS.maxGpuPowerW);
   // 10x the enforced limit, or the absolute bound when the limit is unknown.
   const powerCap = limit ? Math.min(LIMITS.maxGpuPowerW, limit * LIMITS.maxPowerOverLimit) : LIMITS.maxGpuPowerW;
   // Fields are set only when present, so absent stays absent (and no copy is made to strip undefined).
   const out: GpuReading = { id: str(g, 'id', path, 128) };
   const power = stat(g, 'power_w', path, 0, powerCap);
   if (power) out.power_w = power;
-  const energy = optNum(g, 'energy_mj', path);
-  if (energy !== undefined) out.energy_mj = inRange(energy, `${path}.energy_mj`, 0, Number.MAX_SAFE_INTEGER);
-  const windowEnergy = optNum(g, 'window_energy_mj', path);
-  if (windowEnergy !== undefined) out.window_energy_mj = inRange(windowEnergy, `${path}.window_energy_mj`, 0, powerCap * LIMITS.maxWindowMs);
+  const energy = optNumIn(g, 'energy_mj', path, 0, Number.MAX_SAFE_INTEGER);
+  if (energy !== undefined) out.energy_mj = energy;
+  const windowEnergy = optNumIn(g, 'window_energy_mj', path, 0, powerCap * LIMITS.maxWindowMs);
+  if (windowEnergy !== undefined) out.window_energy_mj = windowEnergy;
   const util = stat(g, 'util_pct', path, 0, 100);
   if (util) out.util_pct = util;
   const mem = stat(g, 'mem_used_mib', path, 0, 16 * 1024 * 1024);
@@ -122,7 +119,7 @@ export function validateGpuWindow(input: unknown): Result<GpuWindow> {
       if (seen.has(g.id)) throw new Rejection('impossible_value', `GPU ${g.id} appears twice in one window`);
       seen.add(g.id);
     }
-    const window: GpuWindow = { ...head, ...timing, gpus };
+    const window: GpuWindow = { v: head.v, boot_id: head.boot_id, seq: head.seq, first_seq: head.first_seq, ts: timing.ts, window_ms: timing.window_ms, gpus };
     const hostPower = stat(o, 'host_power_w', '', 0, LIMITS.maxGpuPowerW * Math.max(1, gpus.length));
     if (hostPower) window.host_power_w = hostPower;
     return window;
