@@ -37,6 +37,9 @@ export interface EnergyWindow {
 const keys = new Map<string, Map<string, Map<string, string>>>();
 let keyCount = 0;
 const MAX_KEYS = 1_000_000;
+let lastSite = '';
+let lastHost = '';
+let lastGpus: Map<string, string> | undefined;
 
 /**
  * Names cannot contain NUL (protocol: UTF-8 text), so the joined key is
@@ -48,11 +51,19 @@ export function energyKey(site: string, host: string, gpu: string): string {
   if (keyCount >= MAX_KEYS) {
     keys.clear();
     keyCount = 0;
+    lastGpus = undefined;
   }
-  let hosts = keys.get(site);
-  if (!hosts) keys.set(site, (hosts = new Map()));
-  let gpus = hosts.get(host);
-  if (!gpus) hosts.set(host, (gpus = new Map()));
+  // The GPUs of one window come in a row: the previous host's map answers all but the first.
+  let gpus = site === lastSite && host === lastHost ? lastGpus : undefined;
+  if (!gpus) {
+    let hosts = keys.get(site);
+    if (!hosts) keys.set(site, (hosts = new Map()));
+    gpus = hosts.get(host);
+    if (!gpus) hosts.set(host, (gpus = new Map()));
+    lastSite = site;
+    lastHost = host;
+    lastGpus = gpus;
+  }
   let key = gpus.get(gpu);
   if (key === undefined) {
     key = `${site}\u0000${host}\u0000${gpu}`;
@@ -98,33 +109,61 @@ function counted(last: Last, ts: number, end: number): boolean {
 /** No single GPU board draws 5 kW (protocol/validate.ts); a larger counter step is a reset. */
 const MAX_GPU_W = 5000;
 
+/** One GPU's state: the committed reading, and the one of the batch being written. */
+interface Slot {
+  last: Last | undefined;
+  pending: Last | undefined;
+  /** The commit that last wrote it: the least recently written are forgotten first. */
+  written: number;
+}
+
 export class WindowEnergy {
-  private readonly last = new Map<string, Last>();
-  /** State of the batch being written: folded into `last` on commit, dropped on rollback. */
-  private readonly pending = new Map<string, Last>();
+  /**
+   * One map lookup per GPU window (the hot path: every GPU of every window):
+   * the batch's state sits in the slot beside the committed one, and commit
+   * walks the slots the batch touched instead of re-inserting them.
+   */
+  private readonly slots = new Map<string, Slot>();
+  private readonly touched: Slot[] = [];
+  private commits = 0;
   /** GPUs forgotten to keep the map bounded; their next window falls back to `integral` or `mean`. */
   evicted = 0;
 
   constructor(private readonly maxKeys = 1_000_000) {}
 
+  private slot(key: string): Slot {
+    let slot = this.slots.get(key);
+    if (!slot) this.slots.set(key, (slot = { last: undefined, pending: undefined, written: this.commits }));
+    return slot;
+  }
+
   /** The state a restarted server reloads: the latest counter reading of a GPU. */
   seed(key: string, endTs: number, counterMj: number | undefined): void {
     // What came before the restart was counted then: a late window from before it adds 0 J, as it always did.
-    this.remember(key, counterMj === undefined ? { endTs } : { endTs, counterMj, counterEndTs: endTs, chainFrom: -Infinity });
+    this.slot(key).last = counterMj === undefined ? { endTs } : { endTs, counterMj, counterEndTs: endTs, chainFrom: -Infinity };
+    this.keepBounded();
   }
 
   commit(): void {
-    for (const [key, value] of this.pending) this.remember(key, value);
-    this.pending.clear();
+    this.commits += 1;
+    for (const slot of this.touched) {
+      slot.last = slot.pending;
+      slot.pending = undefined;
+      slot.written = this.commits;
+    }
+    this.touched.length = 0;
+    this.keepBounded();
   }
 
   rollback(): void {
-    this.pending.clear();
+    for (const slot of this.touched) slot.pending = undefined;
+    this.touched.length = 0;
   }
 
   of(w: EnergyWindow): WindowEnergyResult {
     const end = w.ts + w.window_ms;
-    const last = this.pending.get(w.key) ?? this.last.get(w.key);
+    const slot = this.slot(w.key);
+    const last = slot.pending ?? slot.last;
     if (last && end <= last.endTs) {
       // Late: only a counter chain that runs past it has already counted it.
       if (w.energy_mj !== undefined && counted(last, w.ts, end)) return { energy_j: 0, from: 'covered' };
@@ -136,30 +175,37 @@ export class WindowEnergy {
       const possibleJ = (MAX_GPU_W * (end - last.counterEndTs)) / 1000;
       if (deltaJ >= 0 && deltaJ <= possibleJ) out = last.counterEndTs < w.ts ? { energy_j: deltaJ, from: 'counter', since: last.counterEndTs, sinceMj: last.counterMj } : { energy_j: deltaJ, from: 'counter' };
     }
-    if (w.energy_mj === undefined) this.pending.set(w.key, { ...last, endTs: end });
+    let next: Last;
+    if (w.energy_mj === undefined) next = { ...last, endTs: end };
     else if (out) {
-      // The hot path (every GPU of every window): one object of a fixed shape, no spread.
-      const next: Last = { endTs: end, counterMj: w.energy_mj, counterEndTs: end };
+      // The hot path: one object of a fixed shape, no spread.
+      next = { endTs: end, counterMj: w.energy_mj, counterEndTs: end };
       if (last?.chainFrom !== undefined) next.chainFrom = last.chainFrom;
       if (last?.earlier) next.earlier = last.earlier;
-      this.pending.set(w.key, next);
-    }
-    else {
+    } else {
       // Counted another way: a new chain starts at this window, and the one before is kept for late windows.
       const earlier = last?.chainFrom !== undefined ? [...(last.earlier ?? []), [last.chainFrom, last.endTs] as const].slice(-MAX_EARLIER_CHAINS) : last?.earlier;
-      this.pending.set(w.key, { endTs: end, counterMj: w.energy_mj, counterEndTs: end, chainFrom: w.ts, ...(earlier && { earlier }) });
+      next = { endTs: end, counterMj: w.energy_mj, counterEndTs: end, chainFrom: w.ts, ...(earlier && { earlier }) };
     }
+    if (slot.pending === undefined) this.touched.push(slot);
+    slot.pending = next;
     return out ?? fallback(w);
   }
 
-  private remember(key: string, value: Last): void {
-    this.last.delete(key); // re-inserted at the end: the map's order is least recently written first
-    if (this.last.size >= this.maxKeys) {
-      const oldest = this.last.keys().next().value as string;
-      this.last.delete(oldest);
+  /**
+   * Past the bound, forgets the least recently written GPUs, a tenth of the
+   * bound at a time so the sort is rare. A GPU of the open batch is never
+   * forgotten (commit and rollback run with no batch open).
+   */
+  private keepBounded(): void {
+    if (this.slots.size <= this.maxKeys) return;
+    const keep = this.maxKeys - Math.floor(this.maxKeys / 10);
+    const oldest = [...this.slots].sort((a, b) => a[1].written - b[1].written);
+    for (const [key, slot] of oldest.slice(0, this.slots.size - keep)) {
+      if (slot.pending !== undefined) continue;
+      this.slots.delete(key);
       this.evicted += 1;
     }
-    this.last.set(key, value);
   }
 }
 
