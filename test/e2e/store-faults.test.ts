@@ -98,6 +98,11 @@ describe('DuckDB faults', () => {
       return !h.store.degraded && h.store.pending_rows === 0 && h.store.written_rows > during.store.written_rows ? h : undefined;
     }, 30_000);
     expect(after.store.reopens).toBeGreaterThanOrEqual(1);
+    // Once a write succeeds the instance is trusted again: no further reopens (it once reopened before every flush).
+    await new Promise((r) => setTimeout(r, 3000));
+    const later = await health();
+    expect(later.store.written_rows).toBeGreaterThan(after.store.written_rows);
+    expect(later.store.reopens).toBe(after.store.reopens);
     expect(after.delivery.lost_windows).toBe(0);
     // No hole: every second of the outage is covered by stored windows of all 8 GPUs.
     const to = Math.floor(Date.now() / 1000) * 1000 - 2000;
