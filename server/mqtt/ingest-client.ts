@@ -81,8 +81,9 @@ export class IngestClient {
 
   /**
    * Runs `publishes` with the socket corked, so the packets it writes leave in
-   * one write instead of one syscall each (mqtt-packet uncorks per packet on
-   * the next tick; the counts nest, so ours holds them until it is released).
+   * one write instead of one syscall each. mqtt-packet corks each packet and
+   * uncorks it on the next tick; corks nest, so with ours held over the loop
+   * nothing leaves until the last of those uncorks, and then all of it at once.
    */
   corked(publishes: () => void): void {
     const stream = this.client?.connected ? this.client.stream : undefined;
