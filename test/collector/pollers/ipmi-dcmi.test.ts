@@ -116,9 +116,9 @@ describe('ipmi-dcmi poller with a fake ipmitool', () => {
     const t = poll({ id: 'bmc', command: fake.command, timeout_ms: 300 });
     await until(() => fake.hungPid() !== undefined);
     const pid = fake.hungPid()!;
-    expect(alive(pid)).toBe(true);
-    await until(() => t.poller.health().timeout! >= 1, 2000);
-    await until(() => !alive(pid), 2000);
+    // Not "alive now": on a loaded machine the 300 ms deadline may already have passed. The fake never exits by itself.
+    await until(() => t.poller.health().timeout! >= 1);
+    await until(() => !alive(pid));
     expect(t.log[0]).toBe('ipmi-dcmi bmc: ipmitool killed at the deadline: no answer within 300 ms');
     // The next run may already have started (and hang) before the fake is switched back; each is killed the same way.
     fake.set({ print: 'activated.txt' });
@@ -134,7 +134,8 @@ describe('ipmi-dcmi poller with a fake ipmitool', () => {
     await until(() => fake.hungPid() !== undefined);
     const began = Date.now();
     await t.poller.stop();
-    expect(Date.now() - began).toBeLessThan(1000);
-    await until(() => !alive(fake.hungPid()!), 2000);
+    // Far below the 60 s deadline it would otherwise wait out; loose enough for a loaded machine.
+    expect(Date.now() - began).toBeLessThan(10_000);
+    await until(() => !alive(fake.hungPid()!));
   });
 });
