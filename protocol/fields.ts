@@ -28,11 +28,11 @@ export function asArray(value: unknown, path: string, maxLength: number): unknow
   return value;
 }
 
-/** A finite number. null, strings such as "NaN", and 1e999 (parsed as Infinity) are rejected. */
 // The readers below build a field's path ("gpus[0].energy_mj") only when
 // they reject it: ingest reads ~20 fields per GPU, 10^5 GPUs a second, and a
 // path string per field was garbage for the collector to sweep.
 
+/** A finite number. null, strings such as "NaN", and 1e999 (parsed as Infinity) are rejected. */
 export function num(obj: Obj, key: string, path: string): number {
   const value = obj[key];
   if (typeof value === 'number' && Number.isFinite(value)) return value;
